@@ -1,0 +1,127 @@
+"""Privacy blocks: one per period of a data set, each with its own budget accounts.
+
+A block's capacity splits into four accounts (PrivateKube's εG = εL + εU + εA + εC): *locked*
+(not yet released by the policy), *unlocked* (admittable now), *allocated* (reserved by admitted
+claims whose jobs have not finished) and *consumed* (spent by finished jobs). Locked is derived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core.budget import Budget
+from gateway.core.spec import BlockSelection
+from gateway.errors import BlockRangeError, GatewayInternalError
+
+
+def block_key(dataset: str, day: dt.date) -> str:
+    return f"{dataset}/{day.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    dataset: str
+    day: dt.date
+    capacity: Budget
+    unlocked: Budget
+    allocated: Budget
+    consumed: Budget
+    arrivals: int = 0
+    retired: bool = False
+    version: int = 1
+
+    @property
+    def key(self) -> str:
+        return block_key(self.dataset, self.day)
+
+    @property
+    def locked(self) -> Budget:
+        return self.capacity - self.unlocked - self.allocated - self.consumed
+
+    @property
+    def remaining(self) -> Budget:
+        """Budget not yet promised to any job: locked + unlocked."""
+        return self.capacity - self.allocated - self.consumed
+
+    def check(self) -> Block:
+        """The accounting invariant; a violation is a gateway bug, never user error."""
+        parts = (self.unlocked, self.allocated, self.consumed, self.locked)
+        if not all(p.is_non_negative() for p in parts):
+            raise GatewayInternalError(f"block {self.key} has a negative account: {self.to_json()}")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "day": self.day.isoformat(),
+            "capacity": self.capacity.to_json(),
+            "unlocked": self.unlocked.to_json(),
+            "allocated": self.allocated.to_json(),
+            "consumed": self.consumed.to_json(),
+            "arrivals": self.arrivals,
+            "retired": self.retired,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Block:
+        return cls(
+            dataset=data["dataset"],
+            day=dt.date.fromisoformat(data["day"]),
+            capacity=Budget.from_json(data["capacity"]),
+            unlocked=Budget.from_json(data["unlocked"]),
+            allocated=Budget.from_json(data["allocated"]),
+            consumed=Budget.from_json(data["consumed"]),
+            arrivals=int(data["arrivals"]),
+            retired=bool(data["retired"]),
+            version=int(data["version"]),
+        )
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    if start > end:
+        raise BlockRangeError(f"empty block range: {start} is after {end}")
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def resolve_selection(dataset: str, selection: BlockSelection, existing: Iterable[dt.date]) -> tuple[dt.date, ...]:
+    """The exact blocks a spec reads; every requested block must exist (no silent partial ranges)."""
+    days = sorted(set(existing))
+    if not days:
+        raise BlockRangeError(
+            f"data set {dataset!r} has no privacy blocks yet; add them with: dpgw blocks add {dataset} ..."
+        )
+    if selection.last is not None:
+        if selection.last > len(days):
+            raise BlockRangeError(
+                f"asked for the last {selection.last} blocks of {dataset!r} but it has only {len(days)} "
+                f"({days[0]}..{days[-1]})"
+            )
+        return tuple(days[-selection.last :])
+    assert selection.from_ is not None and selection.to is not None
+    wanted = days_between(selection.from_, selection.to)
+    have = set(days)
+    missing = [d for d in wanted if d not in have]
+    if len(missing) == len(wanted):
+        raise BlockRangeError(
+            f"no privacy blocks of {dataset!r} in {selection.from_}..{selection.to}; "
+            f"its blocks cover {days[0]}..{days[-1]}"
+        )
+    if missing:
+        shown = ", ".join(d.isoformat() for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise BlockRangeError(
+            f"{len(missing)} day(s) in {selection.from_}..{selection.to} have no privacy block ({shown}); "
+            f"narrow the range or add them with: dpgw blocks add {dataset} --from ... --to ..."
+        )
+    return tuple(wanted)
+
+
+def new_blocks(dataset: str, days: Sequence[dt.date], capacity: Budget, unlocked: Budget) -> list[Block]:
+    zero = Budget()
+    return [
+        Block(dataset, day, capacity, unlocked, zero, zero).check()
+        for day in days
+    ]

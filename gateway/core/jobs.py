@@ -1,0 +1,114 @@
+"""The contract between the gateway and a DP job, wherever the job runs (local Spark, Glue, EMR).
+
+The gateway writes a ``JobRequest`` document; the job runtime reads it, runs the query on exactly the
+granted blocks with exactly the granted budget, and writes a ``JobResult``. Both are plain JSON so the
+runtime needs no ledger code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.core.budget import Budget
+from gateway.core.datasets import Dataset
+from gateway.core.spec import QuerySpec
+
+
+class GrantedBudget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epsilon: Decimal
+    delta: Decimal = Decimal(0)
+
+    @classmethod
+    def of(cls, budget: Budget) -> GrantedBudget:
+        return cls(epsilon=budget.epsilon, delta=budget.delta)
+
+    def to_budget(self) -> Budget:
+        return Budget(self.epsilon, self.delta)
+
+
+class JobRequest(BaseModel):
+    """Everything a job needs: the query, where the data is, which blocks and how much budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submission_id: str
+    spec: QuerySpec
+    dataset: Dataset
+    blocks: tuple[dt.date, ...] = Field(min_length=1)
+    granted: GrantedBudget
+    output: str
+
+    @model_validator(mode="after")
+    def _grant_matches_spec(self) -> JobRequest:
+        if self.granted.to_budget() != self.spec.demand:
+            raise ValueError(
+                f"granted budget {self.granted.to_budget()} differs from the spec's {self.spec.demand}"
+            )
+        if self.spec.dataset != self.dataset.name:
+            raise ValueError("the spec's data set differs from the job's data set")
+        return self
+
+
+class GroupValue(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str | int | bool | None
+    value: float
+
+
+class JobResult(BaseModel):
+    """The private answer plus a receipt of what was spent, on which blocks, with which engine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submission_id: str
+    engine: str
+    engine_version: str
+    dataset: str
+    blocks: tuple[dt.date, ...]
+    granted: GrantedBudget
+    spent: GrantedBudget
+    aggregate: str
+    column: str | None = None
+    group_by: str | None = None
+    values: list[GroupValue]
+    notes: list[str] = Field(default_factory=list)
+    started_at: dt.datetime
+    finished_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class JobError(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    message: str
+
+
+class JobOutcome(BaseModel):
+    """The one document a job writes at ``JobRequest.output``: its result, or why it failed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submission_id: str
+    status: str  # "succeeded" | "failed"
+    result: JobResult | None = None
+    error: JobError | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> JobOutcome:
+        if self.status == "succeeded" and (self.result is None or self.error is not None):
+            raise ValueError("a succeeded outcome carries a result and no error")
+        if self.status == "failed" and (self.error is None or self.result is not None):
+            raise ValueError("a failed outcome carries an error and no result")
+        if self.status not in {"succeeded", "failed"}:
+            raise ValueError(f"unknown job status {self.status!r}")
+        return self

@@ -1,0 +1,303 @@
+"""The ledger as a pure state machine.
+
+Every operation takes a ``LedgerState`` snapshot and returns the next state plus audit events; it
+performs no I/O. ``diff`` turns (old, new) into a ``Change``: the records that differ, each carrying
+the version it replaces, so a store can apply it atomically and conditionally (optimistic
+concurrency: if another writer changed one of those records first, the commit fails and the caller
+re-reads and recomputes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gateway.core.blocks import Block, block_key, new_blocks, resolve_selection
+from gateway.core.budget import Budget
+from gateway.core.claims import Claim, ClaimState, submission_id_for
+from gateway.core.datasets import Dataset
+from gateway.core.scheduling import PolicySettings, infeasible_reason, make_policy, run_pass
+from gateway.core.spec import QuerySpec
+from gateway.errors import (
+    BlockRangeError,
+    DuplicateSubmissionError,
+    GatewayValidationError,
+    LedgerConflictError,
+    SubmissionNotFoundError,
+    UnknownDatasetError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One append-only line of the audit trail."""
+
+    at: dt.datetime
+    kind: str  # dataset-added, blocks-added, submitted, granted, rejected, launched, charged, released
+    submission_id: str | None = None
+    analyst: str | None = None
+    blocks: tuple[str, ...] = ()
+    amount: Budget | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "submission_id": self.submission_id,
+            "analyst": self.analyst,
+            "blocks": list(self.blocks),
+            "amount": self.amount.to_json() if self.amount else None,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditEvent:
+        return cls(
+            at=dt.datetime.fromisoformat(data["at"]),
+            kind=data["kind"],
+            submission_id=data.get("submission_id"),
+            analyst=data.get("analyst"),
+            blocks=tuple(data.get("blocks") or ()),
+            amount=Budget.from_json(data["amount"]) if data.get("amount") else None,
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    settings: PolicySettings
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    blocks: dict[str, Block] = field(default_factory=dict)
+    claims: dict[str, Claim] = field(default_factory=dict)
+
+    def dataset(self, name: str) -> Dataset:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            known = ", ".join(sorted(self.datasets)) or "none yet"
+            raise UnknownDatasetError(
+                f"unknown data set {name!r} (registered: {known}); register it with: dpgw datasets add {name} ..."
+            ) from None
+
+    def claim(self, claim_id: str) -> Claim:
+        try:
+            return self.claims[claim_id]
+        except KeyError:
+            raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status") from None
+
+    def blocks_of(self, dataset: str) -> list[Block]:
+        return sorted((b for b in self.blocks.values() if b.dataset == dataset), key=lambda b: b.day)
+
+    def pending(self) -> list[Claim]:
+        return [c for c in self.claims.values() if c.state is ClaimState.PENDING]
+
+    def with_(
+        self,
+        blocks: Iterable[Block] = (),
+        claims: Iterable[Claim] = (),
+        datasets: Iterable[Dataset] = (),
+    ) -> LedgerState:
+        return replace(
+            self,
+            datasets={**self.datasets, **{d.name: d for d in datasets}},
+            blocks={**self.blocks, **{b.key: b.check() for b in blocks}},
+            claims={**self.claims, **{c.id: c for c in claims}},
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """Records to write, each with ``version`` = the stored version it replaces + 1 (1 = create)."""
+
+    datasets: tuple[Dataset, ...] = ()
+    blocks: tuple[Block, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    events: tuple[AuditEvent, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.datasets or self.blocks or self.claims or self.events)
+
+
+def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) -> Change:
+    blocks = tuple(
+        replace(b, version=old.blocks[k].version + 1 if k in old.blocks else 1)
+        for k, b in new.blocks.items()
+        if old.blocks.get(k) != b
+    )
+    claims = tuple(
+        replace(c, version=old.claims[k].version + 1 if k in old.claims else 1)
+        for k, c in new.claims.items()
+        if old.claims.get(k) != c
+    )
+    datasets = tuple(d for name, d in new.datasets.items() if name not in old.datasets)
+    return Change(datasets=datasets, blocks=blocks, claims=claims, events=tuple(events))
+
+
+def apply(state: LedgerState, change: Change) -> LedgerState:
+    """The state a store holds after committing ``change`` (used by stores and tests alike)."""
+    return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets)
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+Step = tuple[LedgerState, list[AuditEvent]]
+
+
+def add_dataset(state: LedgerState, dataset: Dataset, now: dt.datetime) -> Step:
+    if dataset.name in state.datasets:
+        raise GatewayValidationError(f"data set {dataset.name!r} is already registered")
+    return state.with_(datasets=[dataset]), [AuditEvent(now, "dataset-added", reason=dataset.path)]
+
+
+def add_blocks(
+    state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime
+) -> Step:
+    state.dataset(dataset)
+    if not days:
+        raise BlockRangeError("no days to add")
+    existing = [d for d in days if block_key(dataset, d) in state.blocks]
+    if existing:
+        raise BlockRangeError(
+            f"{len(existing)} block(s) of {dataset!r} already exist (first: {existing[0]}); "
+            "a block's capacity is fixed once added"
+        )
+    unlocked, retired = make_policy(state.settings).initial_block(capacity)
+    blocks = [replace(b, retired=retired) for b in new_blocks(dataset, days, capacity, unlocked)]
+    event = AuditEvent(now, "blocks-added", blocks=tuple(b.key for b in blocks), amount=capacity)
+    return state.with_(blocks=blocks), [event]
+
+
+def prepare_claim(
+    state: LedgerState, spec: QuerySpec, now: dt.datetime, claim_id: str | None = None, launcher: str = "local"
+) -> Claim:
+    """Validate a spec against the ledger and build its claim; raises on any bad input."""
+    dataset = state.dataset(spec.dataset)
+    spec.check_against(dataset)
+    days = resolve_selection(dataset.name, spec.blocks, (b.day for b in state.blocks_of(dataset.name)))
+    return Claim(
+        id=claim_id or submission_id_for(spec),
+        spec=spec,
+        blocks=tuple(block_key(dataset.name, d) for d in days),
+        demand=spec.demand,
+        state=ClaimState.PENDING,
+        submitted_at=now,
+        updated_at=now,
+        launcher=launcher,
+    )
+
+
+def existing_submission(state: LedgerState, claim: Claim) -> Claim | None:
+    """The earlier submission with the same client id, if any; a different query under it is an error."""
+    old = state.claims.get(claim.id)
+    if old is None:
+        return None
+    if old.spec != claim.spec:
+        raise DuplicateSubmissionError(
+            f"client id {claim.spec.client_id!r} was already used by {claim.spec.analyst} for a different "
+            f"query (submission {old.id}); choose a new client id"
+        )
+    return old
+
+
+def arrive(state: LedgerState, claim: Claim, now: dt.datetime) -> Step:
+    """Record a new claim: reject it at once if it can never fit, else unlock per policy and queue it.
+
+    Idempotent: a claim whose id is already recorded (a retried client id) changes nothing.
+    """
+    if existing_submission(state, claim) is not None:
+        return state, []
+    demands = claim.demands()
+    reason = infeasible_reason(demands, state.blocks)
+    submitted = AuditEvent(now, "submitted", claim.id, claim.analyst, claim.blocks, claim.demand)
+    if reason is not None:
+        rejected = replace(claim, state=ClaimState.REJECTED, reason=reason)
+        event = AuditEvent(now, "rejected", claim.id, claim.analyst, claim.blocks, claim.demand, reason)
+        return state.with_(claims=[rejected]), [submitted, event]
+    policy = make_policy(state.settings)
+    blocks = [policy.on_arrival(state.blocks[key]) for key in claim.blocks]
+    return state.with_(blocks=blocks, claims=[claim]), [submitted]
+
+
+def schedule(state: LedgerState, now: dt.datetime) -> Step:
+    """One admission pass over every pending claim."""
+    outcome = run_pass(state.pending(), state.blocks, make_policy(state.settings))
+    events: list[AuditEvent] = []
+    claims: list[Claim] = []
+    for claim_id in outcome.admitted:
+        claim = state.claims[claim_id]
+        claims.append(claim.transition(ClaimState.ADMITTED, (ClaimState.PENDING,), now))
+        events.append(AuditEvent(now, "granted", claim.id, claim.analyst, claim.blocks, claim.demand))
+    for claim_id, reason in outcome.rejected.items():
+        claim = state.claims[claim_id]
+        claims.append(claim.transition(ClaimState.REJECTED, (ClaimState.PENDING,), now, reason=reason))
+        events.append(AuditEvent(now, "rejected", claim.id, claim.analyst, claim.blocks, claim.demand, reason))
+    return state.with_(blocks=outcome.blocks.values(), claims=claims), events
+
+
+def start_launch(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
+    """Record the intent to launch before calling the launcher, so a crash leaves a trace to reconcile."""
+    claim = state.claim(claim_id)
+    launching = claim.transition(ClaimState.LAUNCHING, (ClaimState.ADMITTED,), now)
+    return state.with_(claims=[launching]), []
+
+
+def record_run(state: LedgerState, claim_id: str, run_id: str, now: dt.datetime) -> Step:
+    claim = state.claim(claim_id)
+    running = claim.transition(ClaimState.RUNNING, (ClaimState.LAUNCHING,), now, run_id=run_id)
+    event = AuditEvent(now, "launched", claim.id, claim.analyst, claim.blocks, reason=f"{claim.launcher} {run_id}")
+    return state.with_(claims=[running]), [event]
+
+
+def finish(
+    state: LedgerState,
+    claim_id: str,
+    succeeded: bool,
+    now: dt.datetime,
+    result: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> Step:
+    """A job ended: its reservation becomes consumed whether it succeeded or not (it may have read data)."""
+    claim = state.claim(claim_id)
+    to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
+    done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason)
+    blocks = [
+        replace(state.blocks[k], allocated=state.blocks[k].allocated - d, consumed=state.blocks[k].consumed + d)
+        for k, d in claim.demands().items()
+    ]
+    event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, claim.demand, reason)
+    return state.with_(blocks=blocks, claims=[done]), [event]
+
+
+def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) -> Step:
+    """A launch that never started gives its reservation back to the blocks' unlocked budget."""
+    claim = state.claim(claim_id)
+    released = claim.transition(
+        ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason
+    )
+    blocks = [
+        replace(state.blocks[k], allocated=state.blocks[k].allocated - d, unlocked=state.blocks[k].unlocked + d)
+        for k, d in claim.demands().items()
+    ]
+    event = AuditEvent(now, "released", claim.id, claim.analyst, claim.blocks, claim.demand, reason)
+    return state.with_(blocks=blocks, claims=[released]), [event]
+
+
+def check_versions(state: LedgerState, change: Change) -> None:
+    """The commit condition every store enforces: each record replaces exactly the version it read."""
+    for block in change.blocks:
+        stored = state.blocks.get(block.key)
+        _expect(f"block {block.key}", stored.version if stored else 0, block.version)
+    for claim in change.claims:
+        stored_claim = state.claims.get(claim.id)
+        _expect(f"submission {claim.id}", stored_claim.version if stored_claim else 0, claim.version)
+    for dataset in change.datasets:
+        if dataset.name in state.datasets:
+            raise LedgerConflictError(f"data set {dataset.name!r} was registered concurrently")
+
+
+def _expect(what: str, stored: int, new: int) -> None:
+    if stored != new - 1:
+        raise LedgerConflictError(f"{what} changed concurrently (stored version {stored}, expected {new - 1})")

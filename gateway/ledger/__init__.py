@@ -1,0 +1,34 @@
+"""Ledger stores (adapters of the ``LedgerStore`` port), chosen by the ledger URL."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+from gateway.errors import GatewayValidationError
+from gateway.ledger.base import LedgerStore
+from gateway.ledger.local import FileLedgerStore
+from gateway.ledger.memory import InMemoryLedgerStore
+
+DEFAULT_LEDGER = "./.dpgw"
+
+__all__ = ["DEFAULT_LEDGER", "FileLedgerStore", "InMemoryLedgerStore", "LedgerStore", "open_store", "resolve_url"]
+
+
+def resolve_url(url: str | None) -> str:
+    """Explicit argument, else $DPGW_LEDGER, else ./.dpgw."""
+    return url or os.environ.get("DPGW_LEDGER") or DEFAULT_LEDGER
+
+
+def open_store(url: str | None = None) -> LedgerStore:
+    url = resolve_url(url)
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        return FileLedgerStore(parsed.netloc + parsed.path if parsed.scheme == "file" else url)
+    if parsed.scheme in ("s3", "dynamodb"):
+        raise GatewayValidationError(
+            f"{parsed.scheme}:// ledgers are not available in this version yet; use a local directory"
+        )
+    raise GatewayValidationError(
+        f"unsupported ledger URL {url!r}: use a directory path or file://, s3://bucket/prefix, dynamodb://table"
+    )

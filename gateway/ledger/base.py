@@ -1,0 +1,33 @@
+"""The ledger store port: load a snapshot, commit a conditional change, read the audit trail."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.core.ledger import AuditEvent, Change, LedgerState
+from gateway.core.scheduling import PolicySettings
+
+
+class LedgerStore(Protocol):
+    """Persistence for the pure ledger.
+
+    ``commit`` is atomic and conditional: it applies every record of the change or none, and raises
+    ``LedgerConflictError`` if any record's stored version is not the one the change replaces (see
+    ``gateway.core.ledger.check_versions``). Reads never modify the store.
+    """
+
+    url: str
+
+    def create(self, settings: PolicySettings) -> None:
+        """Create an empty ledger; raises LedgerError if one already exists."""
+        ...
+
+    def load(self) -> LedgerState:
+        """A consistent snapshot; raises LedgerNotFoundError if there is no ledger."""
+        ...
+
+    def commit(self, change: Change) -> None: ...
+
+    def audit(self) -> list[AuditEvent]:
+        """Every committed audit event, oldest first."""
+        ...

@@ -1,0 +1,246 @@
+"""The gateway's use cases: register data, add blocks, submit, schedule, launch and follow jobs.
+
+Each ledger mutation is read → pure step → conditional commit, retried when another writer got in
+first. Budget is reserved (allocated) by the admission commit *before* a job is launched, and moved to
+consumed when the job ends, whatever its outcome; only a launch that provably never started gives its
+budget back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from gateway.core import ledger as core
+from gateway.core.blocks import Block, days_between
+from gateway.core.budget import Budget
+from gateway.core.claims import Claim, ClaimState, submission_id_for
+from gateway.core.datasets import BlockPeriod, DataFormat, Dataset
+from gateway.core.jobs import GrantedBudget, JobRequest, JobResult
+from gateway.core.scheduling import PolicySettings
+from gateway.core.spec import QuerySpec
+from pydantic import ValidationError
+
+from gateway.errors import (
+    GatewayInternalError,
+    GatewayValidationError,
+    LaunchError,
+    LedgerConflictError,
+)
+from gateway.launchers.base import Launcher, RunState
+from gateway.ledger.base import LedgerStore
+
+Clock = Callable[[], dt.datetime]
+Inspector = Callable[[str, DataFormat], dict]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class ScheduleReport:
+    admitted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    launched: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+
+class Gateway:
+    def __init__(
+        self,
+        store: LedgerStore,
+        launchers: Mapping[str, Launcher],
+        *,
+        inspect: Inspector,
+        default_launcher: str = "local",
+        clock: Clock = utc_now,
+        max_retries: int = 20,
+    ) -> None:
+        self.store = store
+        self.launchers = dict(launchers)
+        self.inspect = inspect
+        self.default_launcher = default_launcher
+        self.clock = clock
+        self.max_retries = max_retries
+
+    # --- ledger plumbing ------------------------------------------------------------------------
+
+    def _mutate(self, step: Callable[[core.LedgerState, dt.datetime], core.Step]) -> core.LedgerState:
+        for _ in range(self.max_retries):
+            old = self.store.load()
+            new, events = step(old, self.clock())
+            change = core.diff(old, new, events)
+            try:
+                self.store.commit(change)
+            except LedgerConflictError:
+                continue
+            return core.apply(old, change)
+        raise LedgerConflictError(
+            f"the ledger kept changing under this update ({self.max_retries} attempts); try again"
+        )
+
+    def state(self) -> core.LedgerState:
+        return self.store.load()
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def init(self, settings: PolicySettings) -> None:
+        self.store.create(settings)
+
+    def add_dataset(
+        self, name: str, path: str, fmt: DataFormat, time_column: str, period: BlockPeriod = BlockPeriod.DAY
+    ) -> Dataset:
+        self.store.load()  # fail early, before inspecting data, if there is no ledger
+        columns = self.inspect(path, fmt)
+        try:
+            dataset = Dataset(
+                name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns
+            )
+        except ValidationError as exc:
+            problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            raise GatewayValidationError(f"invalid data set: {problems}") from None
+        self._mutate(lambda s, now: core.add_dataset(s, dataset, now))
+        return dataset
+
+    def add_blocks(self, dataset: str, start: dt.date, end: dt.date, capacity: Budget) -> list[Block]:
+        days = days_between(start, end)
+        state = self._mutate(lambda s, now: core.add_blocks(s, dataset, days, capacity, now))
+        return [b for b in state.blocks_of(dataset) if b.day in set(days)]
+
+    # --- submissions ----------------------------------------------------------------------------
+
+    def submit(self, spec: QuerySpec, launcher: str | None = None) -> Claim:
+        """Validate, persist as pending (or return the earlier submission of the same client id), schedule."""
+        launcher = launcher or self.default_launcher
+        if launcher not in self.launchers:
+            raise GatewayValidationError(
+                f"unknown launcher {launcher!r}; available: {', '.join(sorted(self.launchers))}"
+            )
+        state = self.store.load()
+        claim = core.prepare_claim(state, spec, self.clock(), submission_id_for(spec), launcher)
+        existing = core.existing_submission(state, claim)
+        if existing is not None:
+            return existing
+        dataset = state.dataset(spec.dataset)
+        self.inspect(dataset.path, dataset.format)  # the data must still be there: fail before any charge
+
+        self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
+        self.schedule()
+        return self.store.load().claim(claim.id)
+
+    def schedule(self) -> ScheduleReport:
+        """Follow running jobs, run one admission pass, launch every admitted claim."""
+        report = ScheduleReport(finished=self.reconcile())
+        before = self.store.load()
+        after = self._mutate(core.schedule)
+        for claim_id, claim in after.claims.items():
+            if before.claims.get(claim_id, claim).state is ClaimState.PENDING:
+                if claim.state is ClaimState.ADMITTED:
+                    report.admitted.append(claim_id)
+                elif claim.state is ClaimState.REJECTED:
+                    report.rejected.append(claim_id)
+        for claim in after.claims.values():
+            if claim.state is ClaimState.ADMITTED:
+                outcome = self._launch(claim)
+                if outcome == "launched":
+                    report.launched.append(claim.id)
+                elif outcome == "released":
+                    report.released.append(claim.id)
+        return report
+
+    def _launch(self, claim: Claim) -> str:
+        """Launch one admitted claim: 'launched', 'released' (never started) or 'skipped' (raced)."""
+        launcher = self.launchers[claim.launcher or self.default_launcher]
+        try:
+            state = self._mutate(lambda s, now: core.start_launch(s, claim.id, now))
+        except LedgerConflictError:
+            return "skipped"  # another gateway is launching it
+        dataset = state.dataset(claim.spec.dataset)
+        request = JobRequest(
+            submission_id=claim.id,
+            spec=claim.spec,
+            dataset=dataset,
+            blocks=tuple(state.blocks[k].day for k in claim.blocks),
+            granted=GrantedBudget.of(claim.demand),
+            output=launcher.output_for(claim.id),
+        )
+        try:
+            run_id = launcher.launch(request)
+        except LaunchError as exc:
+            self._mutate(lambda s, now: core.release(s, claim.id, f"launch failed: {exc}", now))
+            return "released"
+        self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
+        return "launched"
+
+    def reconcile(self, only: str | None = None) -> list[str]:
+        """Poll running jobs and record the ones that ended; returns their ids."""
+        finished = []
+        for claim in self.store.load().claims.values():
+            if claim.state is not ClaimState.RUNNING or (only and claim.id != only):
+                continue
+            if self._record_outcome(claim):
+                finished.append(claim.id)
+        return finished
+
+    def _record_outcome(self, claim: Claim) -> bool:
+        assert claim.launcher is not None and claim.run_id is not None
+        status = self.launchers[claim.launcher].poll(claim.run_id, claim.id)
+        if not status.state.is_terminal:
+            return False
+        result = None
+        reason = status.message
+        succeeded = status.state is RunState.SUCCEEDED
+        if succeeded:
+            assert status.outcome is not None and status.outcome.result is not None
+            try:
+                result = self._checked_result(claim, status.outcome.result).to_json()
+            except GatewayInternalError as exc:
+                succeeded, reason = False, str(exc)
+        try:
+            self._mutate(lambda s, now: core.finish(s, claim.id, succeeded, now, result=result, reason=reason))
+        except LedgerConflictError:
+            return False  # someone else recorded it first
+        return True
+
+    def _checked_result(self, claim: Claim, result: JobResult) -> JobResult:
+        """Refuse to release a result whose receipt does not match the grant."""
+        spent = result.spent.to_budget()
+        if not spent.fits_in(claim.demand) or result.granted.to_budget() != claim.demand:
+            raise GatewayInternalError(
+                f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
+            )
+        state = self.store.load()
+        if list(result.blocks) != [state.blocks[k].day for k in claim.blocks]:
+            raise GatewayInternalError(f"job for {claim.id} read other blocks than granted; result withheld")
+        return result
+
+    def status(self, claim_id: str) -> Claim:
+        claim = self.store.load().claim(claim_id)
+        if claim.state is ClaimState.RUNNING:
+            self.reconcile(only=claim_id)
+            claim = self.store.load().claim(claim_id)
+        return claim
+
+    def wait(
+        self,
+        claim_id: str,
+        timeout: float | None = None,
+        poll_every: float = 0.5,
+        on_tick: Callable[[Claim], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Claim:
+        """Poll until the claim is terminal or still pending (waiting for budget is not a job to wait on)."""
+        started = time.monotonic()
+        while True:
+            claim = self.status(claim_id)
+            if on_tick:
+                on_tick(claim)
+            if claim.state.is_terminal or claim.state is ClaimState.PENDING:
+                return claim
+            if timeout is not None and time.monotonic() - started > timeout:
+                return claim
+            sleep(poll_every)

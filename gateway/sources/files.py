@@ -1,0 +1,81 @@
+"""Schema inspection of local Parquet and CSV data sets with pyarrow (footers and headers only).
+
+Hive partition directories whose values are all ISO dates (``day=2026-10-01``) are typed as dates,
+the way Spark's partition inference reads them, so the registered schema matches what jobs see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
+
+from gateway.core.datasets import ColumnType, DataFormat
+from gateway.errors import DataNotFoundError, GatewayValidationError
+
+
+def _column_type(kind: pa.DataType) -> ColumnType | None:
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+        return ColumnType.STRING
+    if pa.types.is_boolean(kind):
+        return ColumnType.BOOLEAN
+    if pa.types.is_integer(kind):
+        return ColumnType.INTEGER
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return ColumnType.DOUBLE
+    if pa.types.is_date(kind):
+        return ColumnType.DATE
+    if pa.types.is_timestamp(kind):
+        return ColumnType.TIMESTAMP
+    return None
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _partition_values(files: list[str], root: Path) -> dict[str, set[str]]:
+    values: dict[str, set[str]] = {}
+    for file in files:
+        for part in Path(file).relative_to(root).parts[:-1]:
+            if "=" in part:
+                key, value = part.split("=", 1)
+                values.setdefault(key, set()).add(value)
+    return values
+
+
+def inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
+    """The column names and types of a data set, read from file metadata."""
+    root = Path(path.removeprefix("file://"))
+    if not root.exists():
+        raise DataNotFoundError(f"no data at {path}; check the path (it must exist when registering)")
+    if fmt is DataFormat.CSV:
+        first = root if root.is_file() else next(iter(sorted(root.rglob("*.csv"))), None)
+        if first is None:
+            raise DataNotFoundError(f"no .csv files under {path}")
+        with pacsv.open_csv(first) as reader:
+            schema = reader.schema
+        partitions: dict[str, set[str]] = {}
+    else:
+        dataset = pads.dataset(root, format="parquet", partitioning="hive")
+        if not dataset.files:
+            raise DataNotFoundError(f"no Parquet files under {path}")
+        schema = dataset.schema
+        partitions = _partition_values(dataset.files, root) if root.is_dir() else {}
+    columns: dict[str, ColumnType] = {}
+    for field in schema:
+        kind = _column_type(field.type)
+        if field.name in partitions and all(_is_iso_date(v) for v in partitions[field.name]):
+            kind = ColumnType.DATE
+        if kind is not None:
+            columns[field.name] = kind
+    if not columns:
+        raise GatewayValidationError(f"found no usable columns in {path}")
+    return columns

@@ -1,0 +1,149 @@
+"""The service's lifecycle with a scripted launcher: charge before launch, release only if never started."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gateway.core.budget import Budget
+from gateway.core.claims import ClaimState
+from gateway.core.datasets import ColumnType, DataFormat
+from gateway.core.jobs import GrantedBudget, GroupValue, JobOutcome, JobRequest, JobResult
+from gateway.core.scheduling import PolicySettings
+from gateway.core.spec import parse_spec
+from gateway.errors import DataNotFoundError, GatewayValidationError, LaunchError
+from gateway.launchers import RunState, RunStatus
+from gateway.ledger import InMemoryLedgerStore
+from gateway.service import Gateway
+
+COLUMNS = {"day": ColumnType.DATE, "v": ColumnType.DOUBLE}
+
+
+class ScriptedLauncher:
+    name = "fake"
+
+    def __init__(self):
+        self.requests: list[JobRequest] = []
+        self.fail_launch = False
+        self.spend_factor = 1
+        self.done: set[str] = set()
+        self.budget_seen_at_launch: list[Budget] = []
+        self.gateway: Gateway | None = None
+
+    def output_for(self, submission_id):
+        return f"mem://{submission_id}"
+
+    def launch(self, request):
+        if self.gateway is not None:  # the reservation must be in the ledger before the job starts
+            block = self.gateway.state().blocks[f"events/{request.blocks[0]}"]
+            self.budget_seen_at_launch.append(block.allocated)
+        if self.fail_launch:
+            raise LaunchError("no capacity")
+        self.requests.append(request)
+        return f"run-{len(self.requests)}"
+
+    def poll(self, run_id, submission_id):
+        if submission_id not in self.done:
+            return RunStatus(RunState.RUNNING)
+        request = next(r for r in self.requests if r.submission_id == submission_id)
+        spent = request.granted.to_budget()
+        spent = Budget(spent.epsilon * self.spend_factor, spent.delta)
+        now = dt.datetime.now(dt.UTC)
+        result = JobResult(
+            submission_id=submission_id, engine="tumult", engine_version="x", dataset="events",
+            blocks=request.blocks, granted=request.granted, spent=GrantedBudget.of(spent), aggregate="count",
+            values=[GroupValue(key=None, value=41.5)], started_at=now, finished_at=now,
+        )
+        outcome = JobOutcome(submission_id=submission_id, status="succeeded", result=result)
+        return RunStatus(RunState.SUCCEEDED, outcome=outcome)
+
+
+def spec(eps=0.2, client_id=None):
+    data = {
+        "engine": "tumult", "dataset": "events", "analyst": "ann", "blocks": {"last": 2},
+        "budget": {"epsilon": eps}, "privacy_unit": "row", "aggregate": {"function": "count"},
+    }
+    if client_id:
+        data["client_id"] = client_id
+    return parse_spec(data)
+
+
+@pytest.fixture
+def env():
+    launcher = ScriptedLauncher()
+    inspected = {"missing": False}
+
+    def inspect(path, fmt):
+        if inspected["missing"]:
+            raise DataNotFoundError(f"no data at {path}")
+        return dict(COLUMNS)
+
+    gw = Gateway(InMemoryLedgerStore(), {"fake": launcher}, inspect=inspect, default_launcher="fake")
+    launcher.gateway = gw
+    gw.init(PolicySettings(policy="dpf-n", n=2))
+    gw.add_dataset("events", "/data", DataFormat.PARQUET, "day")
+    gw.add_blocks("events", dt.date(2026, 10, 1), dt.date(2026, 10, 3), Budget.capacity(1))
+    return gw, launcher, inspected
+
+
+def test_admitted_claim_is_reserved_before_launch_and_charged_when_done(env):
+    gw, launcher, _ = env
+    claim = gw.submit(spec(0.2))
+    assert claim.state is ClaimState.RUNNING and claim.run_id == "run-1"
+    assert launcher.budget_seen_at_launch == [Budget.demand(0.2)]
+    request = launcher.requests[0]
+    assert request.granted.to_budget() == Budget.demand(0.2)
+    assert request.blocks == (dt.date(2026, 10, 2), dt.date(2026, 10, 3))
+    launcher.done.add(claim.id)
+    claim = gw.status(claim.id)
+    assert claim.state is ClaimState.SUCCEEDED and claim.result["values"][0]["value"] == 41.5
+    block = gw.state().blocks["events/2026-10-03"]
+    assert (block.allocated, block.consumed) == (Budget(), Budget.demand(0.2))
+    assert [e.kind for e in gw.store.audit()][-4:] == ["submitted", "granted", "launched", "charged"]
+
+
+def test_a_launch_that_never_started_is_released(env):
+    gw, launcher, _ = env
+    launcher.fail_launch = True
+    claim = gw.submit(spec(0.2))
+    assert claim.state is ClaimState.RELEASED and "no capacity" in claim.reason
+    block = gw.state().blocks["events/2026-10-03"]
+    assert (block.allocated, block.consumed, block.unlocked) == (Budget(), Budget(), Budget.demand(0.5))
+
+
+def test_retry_with_client_id_never_charges_twice(env):
+    gw, launcher, _ = env
+    first = gw.submit(spec(0.2, client_id="weekly"))
+    again = gw.submit(spec(0.2, client_id="weekly"))
+    assert again.id == first.id and len(launcher.requests) == 1
+    assert gw.state().blocks["events/2026-10-03"].arrivals == 1
+
+
+def test_waiting_claim_is_admitted_by_a_later_pass(env):
+    gw, launcher, _ = env
+    big = gw.submit(spec(0.9))
+    assert big.state is ClaimState.PENDING  # 0.5 unlocked of 1 after one arrival (N=2)
+    small = gw.submit(spec(0.05))  # the second arrival unlocks the rest; both fit now
+    assert small.state is ClaimState.RUNNING
+    assert gw.status(big.id).state is ClaimState.RUNNING
+
+
+def test_result_spending_more_than_granted_is_withheld(env):
+    gw, launcher, _ = env
+    launcher.spend_factor = 2
+    claim = gw.submit(spec(0.2))
+    launcher.done.add(claim.id)
+    claim = gw.status(claim.id)
+    assert claim.state is ClaimState.FAILED and claim.result is None and "withheld" in claim.reason
+
+
+def test_bad_input_changes_nothing(env):
+    gw, launcher, inspected = env
+    before = (gw.state(), gw.store.audit())
+    with pytest.raises(GatewayValidationError):
+        gw.submit(spec(0.2), launcher="glue")
+    inspected["missing"] = True
+    with pytest.raises(DataNotFoundError):
+        gw.submit(spec(0.2))
+    assert (gw.state(), gw.store.audit()) == before and launcher.requests == []
