@@ -125,15 +125,19 @@ def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) 
     blocks = tuple(
         replace(b, version=old.blocks[k].version + 1 if k in old.blocks else 1)
         for k, b in new.blocks.items()
-        if old.blocks.get(k) != b
+        if _changed(old.blocks.get(k), b)
     )
     claims = tuple(
         replace(c, version=old.claims[k].version + 1 if k in old.claims else 1)
         for k, c in new.claims.items()
-        if old.claims.get(k) != c
+        if _changed(old.claims.get(k), c)
     )
     datasets = tuple(d for name, d in new.datasets.items() if name not in old.datasets)
     return Change(datasets=datasets, blocks=blocks, claims=claims, events=tuple(events))
+
+
+def _changed(old: object, new: object) -> bool:
+    return old is not new and old != new  # untouched records are the very same objects: skip deep compares
 
 
 def apply(state: LedgerState, change: Change) -> LedgerState:

@@ -1,27 +1,70 @@
-"""JSON encoding of a whole ledger snapshot, shared by the document-based stores."""
+"""JSON encoding of a whole ledger snapshot, shared by the document-based stores.
+
+``EncodedDocument`` keeps each record's JSON text, so a commit re-encodes only the records it
+touches and the document is assembled by joining strings: commits stay cheap as the ledger grows.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
-from gateway.core.ledger import LedgerState
+from gateway.core.ledger import Change, LedgerState
 from gateway.core.scheduling import PolicySettings
 
 FORMAT = 1
+SECTIONS = ("datasets", "blocks", "claims")
 
 
-def encode_state(state: LedgerState, commit: int) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "commit": commit,
-        "settings": state.settings.model_dump(mode="json"),
-        "datasets": {k: d.model_dump(mode="json") for k, d in sorted(state.datasets.items())},
-        "blocks": {k: b.to_json() for k, b in sorted(state.blocks.items())},
-        "claims": {k: c.to_json() for k, c in state.claims.items()},
-    }
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class EncodedDocument:
+    settings: str
+    commit: int
+    records: dict[str, dict[str, str]]  # section -> key -> record JSON
+
+    @classmethod
+    def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
+        return cls(
+            settings=_dumps(state.settings.model_dump(mode="json")),
+            commit=commit,
+            records={
+                "datasets": {k: _dumps(d.model_dump(mode="json")) for k, d in state.datasets.items()},
+                "blocks": {k: _dumps(b.to_json()) for k, b in state.blocks.items()},
+                "claims": {k: _dumps(c.to_json()) for k, c in state.claims.items()},
+            },
+        )
+
+    @classmethod
+    def of_json(cls, document: dict[str, Any]) -> EncodedDocument:
+        return cls(
+            settings=_dumps(document["settings"]),
+            commit=int(document["commit"]),
+            records={s: {k: _dumps(v) for k, v in document[s].items()} for s in SECTIONS},
+        )
+
+    def with_change(self, change: Change) -> EncodedDocument:
+        updates = {
+            "datasets": {d.name: _dumps(d.model_dump(mode="json")) for d in change.datasets},
+            "blocks": {b.key: _dumps(b.to_json()) for b in change.blocks},
+            "claims": {c.id: _dumps(c.to_json()) for c in change.claims},
+        }
+        records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
+        return EncodedDocument(self.settings, self.commit + 1, records)
+
+    def text(self) -> str:
+        sections = ",".join(
+            f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}"
+            for s in SECTIONS
+        )
+        return f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections}}}'
 
 
 def decode_state(data: dict[str, Any]) -> tuple[LedgerState, int]:

@@ -20,7 +20,7 @@ from typing import Any
 from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_versions
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerError, LedgerNotFoundError
-from gateway.ledger.codec import decode_state, encode_state
+from gateway.ledger.codec import EncodedDocument, decode_state
 
 
 class FileLedgerStore:
@@ -30,6 +30,9 @@ class FileLedgerStore:
         self._snapshot = self.root / "ledger.json"
         self._audit = self.root / "audit.jsonl"
         self._lock_path = self.root / ".lock"
+        # Decoded snapshot and its raw document, valid while ledger.json is the same file (os.replace
+        # gives every commit a new inode), so a process re-parses only what other writers committed.
+        self._cache: tuple[tuple[int, int, int], LedgerState, EncodedDocument] | None = None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -45,19 +48,28 @@ class FileLedgerStore:
         with self._locked():
             if self._snapshot.exists():
                 raise LedgerError(f"a ledger already exists at {self.root}; use it, or pick another --ledger")
-            self._write(encode_state(LedgerState(settings=settings), commit=0))
+            self._write(EncodedDocument.of_state(LedgerState(settings=settings), commit=0))
 
-    def _read(self) -> tuple[LedgerState, int]:
+    def _read(self) -> tuple[LedgerState, EncodedDocument]:
         try:
-            raw = self._snapshot.read_text()
+            with open(self._snapshot, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                identity = (info.st_ino, info.st_mtime_ns, info.st_size)
+                if self._cache is not None and self._cache[0] == identity:
+                    return self._cache[1], self._cache[2]
+                raw = handle.read()
         except FileNotFoundError:
             raise LedgerNotFoundError(
                 f"no ledger at {self.root}; create one with: dpgw init --ledger {self.root}"
             ) from None
         try:
-            return decode_state(json.loads(raw))
+            data = json.loads(raw)
+            state, _ = decode_state(data)
+            document = EncodedDocument.of_json(data)
         except (ValueError, KeyError) as exc:
             raise LedgerError(f"the ledger at {self._snapshot} is unreadable: {exc}") from exc
+        self._cache = (identity, state, document)
+        return state, document
 
     def load(self) -> LedgerState:
         return self._read()[0]
@@ -66,32 +78,36 @@ class FileLedgerStore:
         if change.is_empty():
             return
         with self._locked():
-            state, commit = self._read()
+            state, document = self._read()
             check_versions(state, change)
             new_state = apply(state, change)
+            new_document = document.with_change(change)
             if change.events:
-                line = {"commit": commit + 1, "events": [e.to_json() for e in change.events]}
+                line = {"commit": new_document.commit, "events": [e.to_json() for e in change.events]}
                 with open(self._audit, "a") as audit:
                     audit.write(json.dumps(line, separators=(",", ":")) + "\n")
                     audit.flush()
                     os.fsync(audit.fileno())
-            self._write(encode_state(new_state, commit + 1))
+            identity = self._write(new_document)
+            self._cache = (identity, new_state, new_document)
 
-    def _write(self, document: dict[str, Any]) -> None:
+    def _write(self, document: EncodedDocument) -> tuple[int, int, int]:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".ledger-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as handle:
-                json.dump(document, handle, separators=(",", ":"))
+                handle.write(document.text())
                 handle.flush()
                 os.fsync(handle.fileno())
+                info = os.fstat(handle.fileno())
             os.replace(tmp, self._snapshot)
+            return (info.st_ino, info.st_mtime_ns, info.st_size)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
 
     def audit(self) -> list[AuditEvent]:
-        _, committed = self._read()
+        committed = self._read()[1].commit
         by_commit: dict[int, list[dict[str, Any]]] = {}
         if self._audit.exists():
             for line in self._audit.read_text().splitlines():

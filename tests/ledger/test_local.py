@@ -129,3 +129,13 @@ def test_concurrent_processes_never_overspend_or_double_submit(tmp_path):
     events = FileLedgerStore(path).audit()
     assert sum(e.kind == "granted" for e in events) == 8
     assert sum(e.kind == "submitted" for e in events) == 8
+
+
+def test_a_second_store_instance_reads_what_the_first_committed(tmp_path):
+    first = FileLedgerStore(tmp_path / "l")
+    gw = setup(first)
+    arrive(gw, 0.3)
+    second = FileLedgerStore(tmp_path / "l")
+    assert second.load() == first.load()
+    arrive(gateway_for(second), 0.2)  # written by the second: the first must notice, not reuse its cache
+    assert first.load() == second.load() and len(first.load().claims) == 2
