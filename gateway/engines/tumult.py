@@ -1,0 +1,146 @@
+"""Tumult Analytics engine: one ``Session`` per job, holding exactly the granted budget.
+
+Row-level privacy uses ``AddOneRow``; id-level privacy uses ``AddRowsWithID`` plus the truncation
+``MaxRowsPerID(K)`` that Tumult requires before any aggregate. Group-by keys form a public ``KeySet``.
+The spent budget is what the session's accountant says: starting budget minus remaining budget.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import tmlt.analytics as tmlt
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from tmlt.analytics import (
+    AddOneRow,
+    AddRowsWithID,
+    ApproxDPBudget,
+    GroupedQueryBuilder,
+    KeySet,
+    MaxRowsPerID,
+    PrivacyBudget,
+    PureDPBudget,
+    QueryBuilder,
+    Session,
+)
+
+from gateway.core.budget import ZERO, Budget
+from gateway.core.jobs import GroupValue, JobRequest
+from gateway.core.spec import AggregateFunction, GroupKey, QuerySpec
+from gateway.engines import _prepare
+from gateway.engines.base import EngineAnswer, budget_as_floats, group_keys, spent_to_decimal
+from gateway.errors import GatewayInternalError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, Row
+    from tmlt.analytics import Query
+    from tmlt.core.utils.exact_number import ExactNumber
+
+SOURCE_ID = "granted_blocks"
+VARIANCE_NOTE = (
+    "Tumult's variance is the sample variance (it divides by the noisy count minus 1), kept within "
+    "[0, ((high - low) / 2)^2]; it is NaN where the noisy count is 1 or less."
+)
+
+
+class TumultEngine:
+    """Runs the spec's aggregate with Tumult Analytics."""
+
+    name = "tumult"
+
+    def version(self) -> str:
+        return str(tmlt.__version__)
+
+    def run(self, df: DataFrame, request: JobRequest) -> EngineAnswer:
+        spec = request.spec
+        granted = request.granted.to_budget()
+        eps, delta = budget_as_floats(granted)
+        budget: PrivacyBudget = PureDPBudget(eps) if granted.delta == 0 else ApproxDPBudget(eps, delta)
+        data = _prepare.standardize(df, spec)
+        # Tumult has no boolean columns; "true"/"false" strings carry the same keys.
+        is_bool_key = spec.group_by is not None and isinstance(
+            data.schema[_prepare.KEY].dataType, T.BooleanType
+        )
+        if is_bool_key:
+            data = data.withColumn(_prepare.KEY, F.col(_prepare.KEY).cast(T.StringType()))
+        protected = AddOneRow() if spec.privacy_unit.is_row else AddRowsWithID(_prepare.PID)
+        session = Session.from_dataframe(
+            privacy_budget=budget, source_id=SOURCE_ID, dataframe=data, protected_change=protected
+        )
+        rows = session.evaluate(_query(spec, is_bool_key), budget).collect()
+        spent = _spent(budget, session.remaining_privacy_budget, granted)
+        return _answer(request, rows, spent, is_bool_key)
+
+
+def _tumult_key(key: GroupKey, is_bool_key: bool) -> GroupKey:
+    return str(key).lower() if is_bool_key else key
+
+
+def _query(spec: QuerySpec, is_bool_key: bool) -> Query:
+    builder = QueryBuilder(SOURCE_ID)
+    if spec.privacy_unit.max_rows_per_id is not None:
+        builder = builder.enforce(MaxRowsPerID(spec.privacy_unit.max_rows_per_id))
+    agg = spec.aggregate
+    grouped: QueryBuilder | GroupedQueryBuilder = builder
+    if spec.group_by is not None:
+        keys = [_tumult_key(k, is_bool_key) for k in spec.group_by.keys]
+        grouped = builder.groupby(KeySet.from_dict({_prepare.KEY: keys}))
+    if agg.function is AggregateFunction.COUNT:
+        return grouped.count(name=_prepare.VALUE)
+    assert agg.low is not None and agg.high is not None  # the spec validator guarantees it
+    method = {
+        AggregateFunction.SUM: grouped.sum,
+        AggregateFunction.MEAN: grouped.average,
+        AggregateFunction.VARIANCE: grouped.variance,
+    }[agg.function]
+    return method(_prepare.VALUE, agg.low, agg.high, name=_prepare.VALUE)
+
+
+def _spent(start: PrivacyBudget, remaining: PrivacyBudget, granted: Budget) -> Budget:
+    """Starting minus remaining budget, per component, as decimals.
+
+    Tumult keeps budgets as exact rationals; the difference is rounded up to a float (never below what
+    was spent) and compared with the float the session was given (see ``spent_to_decimal``).
+    """
+    if isinstance(start, PureDPBudget) and isinstance(remaining, PureDPBudget):
+        eps = _component(start.value, remaining.value, start.epsilon, granted.epsilon)
+        return Budget(eps, ZERO)
+    if isinstance(start, ApproxDPBudget) and isinstance(remaining, ApproxDPBudget):
+        (eps0, dlt0), (eps1, dlt1) = start.value, remaining.value
+        eps = _component(eps0, eps1, start.epsilon, granted.epsilon)
+        dlt = _component(dlt0, dlt1, start.delta, granted.delta)
+        return Budget(eps, dlt)
+    raise GatewayInternalError(f"Tumult returned a {type(remaining).__name__} for a {type(start).__name__}")
+
+
+def _component(start: ExactNumber, remaining: ExactNumber, handed: float, granted: Decimal) -> Decimal:
+    spent = (start - remaining).to_float(round_up=True)
+    return spent_to_decimal(spent, float(handed), granted)
+
+
+def _answer(request: JobRequest, rows: list[Row], spent: Budget, is_bool_key: bool) -> EngineAnswer:
+    spec = request.spec
+    by_key: dict[GroupKey | None, float] = {}
+    for row in rows:
+        values = row.asDict()
+        by_key[values.get(_prepare.KEY)] = float(values[_prepare.VALUE])
+    out: list[GroupValue] = []
+    notes: list[str] = []
+    if spec.aggregate.function is AggregateFunction.VARIANCE:
+        notes.append(VARIANCE_NOTE)
+    for key in group_keys(request):
+        lookup = None if key is None else _tumult_key(key, is_bool_key)
+        if lookup not in by_key:
+            raise GatewayInternalError(f"Tumult returned no value for declared key {key!r}")
+        value = by_key[lookup]
+        if math.isnan(value):
+            where = "" if key is None else f" for key {key!r}"
+            notes.append(
+                f"Tumult returned NaN{where}: its noisy row count was too small to define a "
+                f"{spec.aggregate.function.value}; NaN is reported as returned."
+            )
+        out.append(GroupValue(key=key, value=value))
+    return EngineAnswer(values=out, spent=spent, notes=notes)

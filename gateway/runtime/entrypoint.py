@@ -1,0 +1,218 @@
+"""The job entry point, the same on local Spark, AWS Glue and EMR.
+
+It reads a ``JobRequest``, answers it on exactly the granted blocks with exactly the granted budget,
+and writes one ``JobOutcome`` to ``request.output``. It imports no ledger, launcher or AWS code: the
+gateway trusts only the outcome document, and the in-job accountant is a second line of defence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from pydantic import ValidationError
+
+from gateway.core.jobs import GrantedBudget, JobError, JobOutcome, JobRequest, JobResult
+from gateway.engines import engine_for
+from gateway.errors import BudgetExceededError, GatewayError, GatewayValidationError
+from gateway.runtime.reader import read_granted_blocks, spec_columns
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
+    """Answer one request; refuse to return an answer that cost more than the grant."""
+    started = _now()
+    spec = request.spec
+    spec.check_against(request.dataset)
+    engine = engine_for(spec.engine)
+    df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec))
+    answer = engine.run(df, request)
+    granted = request.granted.to_budget()
+    if not answer.spent.is_non_negative() or not answer.spent.fits_in(granted):
+        raise BudgetExceededError(
+            f"the {engine.name} engine reports spending {answer.spent}, outside the grant of {granted}; "
+            "the answer is withheld"
+        )
+    return JobResult(
+        submission_id=request.submission_id,
+        engine=engine.name,
+        engine_version=engine.version(),
+        dataset=request.dataset.name,
+        blocks=request.blocks,
+        granted=request.granted,
+        spent=GrantedBudget.of(answer.spent),
+        aggregate=spec.aggregate.function.value,
+        column=spec.aggregate.column,
+        group_by=spec.group_by.column if spec.group_by is not None else None,
+        values=answer.values,
+        notes=list(answer.notes),
+        started_at=started,
+        finished_at=_now(),
+    )
+
+
+def _master_configured() -> bool:
+    """True when something other than this code chose the cluster manager (spark-submit, Glue, EMR).
+
+    Looks at what spark-submit would use: a running session, a driver started by spark-submit
+    (``PYSPARK_GATEWAY_PORT``), ``MASTER`` / ``PYSPARK_SUBMIT_ARGS``, and ``spark.master`` in
+    ``spark-defaults.conf`` (where EMR and Glue put ``yarn``).
+    """
+    from pyspark.sql import SparkSession
+
+    env = os.environ
+    if SparkSession.getActiveSession() is not None or "PYSPARK_GATEWAY_PORT" in env:
+        return True
+    if env.get("MASTER") or "--master" in env.get("PYSPARK_SUBMIT_ARGS", ""):
+        return True
+    conf_dir = env.get("SPARK_CONF_DIR") or (
+        str(Path(env["SPARK_HOME"]) / "conf") if "SPARK_HOME" in env else None
+    )
+    if conf_dir is None:
+        return False
+    try:
+        lines = (Path(conf_dir) / "spark-defaults.conf").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    return any(line.split(maxsplit=1)[:1] == ["spark.master"] for line in lines)
+
+
+def build_spark(app_name: str) -> SparkSession:
+    """Get or create the job's SparkSession: UTC session time, no UI, ``local[*]`` only if nothing else.
+
+    ``PYSPARK_PYTHON`` defaults to this interpreter so Python workers find the DP libraries.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+    )
+    if not _master_configured():
+        builder = builder.master("local[*]")
+    return builder.getOrCreate()
+
+
+def write_outcome(outcome: JobOutcome, output: str) -> None:
+    """Write the outcome atomically: readers see no file or the whole file, never half of one.
+
+    NaN values (an engine may return one, with a note) are written as the ``NaN`` token that Python's
+    ``json`` and pydantic read back; ``model_dump_json`` would turn them into ``null`` and make the
+    outcome unreadable.
+    """
+    parsed = urlparse(output)
+    if parsed.scheme not in ("", "file"):
+        raise GatewayValidationError(f"cannot write the outcome to {output}: only local paths are supported")
+    path = Path(parsed.path if parsed.scheme else output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(outcome.model_dump(mode="json"), indent=2)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _failed(submission_id: str, exc: BaseException) -> JobOutcome:
+    return JobOutcome(
+        submission_id=submission_id,
+        status="failed",
+        error=JobError(type=type(exc).__name__, message=str(exc)),
+    )
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m gateway.runtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--request", required=True, help="path of the JobRequest JSON document")
+    parser.add_argument(
+        "--submission-id", required=True, help="the request's submission id (shown in the process list)"
+    )
+    return parser.parse_args(argv)
+
+
+class _UnusableRequestError(GatewayValidationError):
+    """The request file cannot be run; ``output`` is where to say so, if that place is surely ours."""
+
+    def __init__(self, message: str, output: str | None = None) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def _load_request(path: str, submission_id: str) -> JobRequest:
+    """Read the request, checking it is the one named on the command line."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _UnusableRequestError(f"cannot read the request at {path}: {exc}") from exc
+    found = raw.get("submission_id") if isinstance(raw, dict) else None
+    if found != submission_id:
+        raise _UnusableRequestError(
+            f"the request at {path} is for submission {found!r}, not {submission_id!r}; refusing to run it"
+        )
+    try:
+        return JobRequest.model_validate(raw)
+    except ValidationError as exc:
+        output = raw.get("output")
+        raise _UnusableRequestError(
+            f"the request at {path} is invalid: {exc}", output if isinstance(output, str) else None
+        ) from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one job from a request file; 0 when the outcome says succeeded, 1 otherwise.
+
+    A request that is unreadable or names another submission writes no outcome (its ``output`` may
+    be another submission's), only a message on stderr; an invalid request of the right submission
+    is reported to its ``output``. Every later failure, expected or not, is recorded in the outcome
+    file, which is what the gateway reads.
+    """
+    args = _parse_args(argv)
+    try:
+        request = _load_request(args.request, args.submission_id)
+    except _UnusableRequestError as exc:
+        print(f"dpgw runtime: {exc}", file=sys.stderr)
+        if exc.output is None:
+            return 1
+        error = GatewayValidationError(str(exc))  # recorded under the public error type
+        return _report(_failed(args.submission_id, error), exc.output)
+    try:
+        spark = build_spark(f"dpgw-{request.submission_id}")
+        result = run_job(spark, request)
+        outcome = JobOutcome(submission_id=request.submission_id, status="succeeded", result=result)
+    except GatewayError as exc:
+        print(f"dpgw runtime: {type(exc).__name__}: {exc}", file=sys.stderr)
+        outcome = _failed(request.submission_id, exc)
+    except Exception as exc:  # noqa: BLE001 - the top level records any failure in the outcome
+        traceback.print_exc(file=sys.stderr)
+        outcome = _failed(request.submission_id, exc)
+    return _report(outcome, request.output)
+
+
+def _report(outcome: JobOutcome, output: str) -> int:
+    try:
+        write_outcome(outcome, output)
+    except (OSError, GatewayError) as exc:
+        print(f"dpgw runtime: could not write the outcome to {output}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if outcome.status == "succeeded" else 1

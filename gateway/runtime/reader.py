@@ -1,0 +1,152 @@
+"""Reads exactly the granted blocks of a data set, and nothing else, into Spark.
+
+The block filter is applied right after the read, before any other operation, as plain comparisons of
+the time column with literals of its own type. That shape lets Spark prune ``day=...`` partition
+directories and push the predicate into the Parquet/CSV scan, so rows outside the granted days are
+never handed to a DP engine (they were not paid for).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from functools import reduce
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from gateway.core.datasets import ColumnType, DataFormat, Dataset
+from gateway.core.spec import QuerySpec
+from gateway.errors import DataNotFoundError, GatewayValidationError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+SPARK_TYPES: dict[ColumnType, T.DataType] = {
+    ColumnType.STRING: T.StringType(),
+    ColumnType.INTEGER: T.LongType(),
+    ColumnType.DOUBLE: T.DoubleType(),
+    ColumnType.BOOLEAN: T.BooleanType(),
+    ColumnType.DATE: T.DateType(),
+    ColumnType.TIMESTAMP: T.TimestampType(),
+}
+_MISSING = {"PATH_NOT_FOUND", "UNABLE_TO_INFER_SCHEMA"}
+
+
+def spark_schema(dataset: Dataset) -> T.StructType:
+    """The registered schema as a Spark schema, in registration (file header) order."""
+    return T.StructType(
+        [T.StructField(name, SPARK_TYPES[kind], True) for name, kind in dataset.columns.items()]
+    )
+
+
+def spec_columns(spec: QuerySpec) -> list[str]:
+    """The columns a spec reads: its id, group-by and aggregate columns, each once."""
+    names = [
+        spec.privacy_unit.id_column,
+        spec.group_by.column if spec.group_by else None,
+        spec.aggregate.column,
+    ]
+    return list(dict.fromkeys(n for n in names if n is not None))
+
+
+def day_ranges(blocks: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Contiguous half-open ranges ``[start, end + 1 day)`` covering exactly the given days."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(blocks)):
+        if ranges and ranges[-1][1] == day:
+            ranges[-1] = (ranges[-1][0], day + dt.timedelta(days=1))
+        else:
+            ranges.append((day, day + dt.timedelta(days=1)))
+    return ranges
+
+
+def read_granted_blocks(
+    spark: SparkSession, dataset: Dataset, blocks: Iterable[dt.date], columns: Sequence[str] | None = None
+) -> DataFrame:
+    """The rows of ``dataset`` on the granted days, restricted to ``columns`` (default: all registered).
+
+    Parquet may be a file or a directory, hive-partitioned or not; its schema comes from the files. CSV
+    is read with a header and the registered schema (never inferred), checked against the header by
+    name, with timestamps without an offset read as UTC.
+    """
+    ranges = day_ranges(blocks)
+    if not ranges:
+        raise GatewayValidationError("a job must read at least one block")
+    _check_exists(dataset.path)
+    try:
+        if dataset.format is DataFormat.CSV:
+            reader = spark.read.schema(spark_schema(dataset)).options(
+                header="true", enforceSchema="false", timeZone="UTC", mode="PERMISSIVE"
+            )
+            df = reader.csv(dataset.path)
+        else:
+            df = spark.read.parquet(dataset.path)
+    except AnalysisException as exc:
+        if exc.getErrorClass() in _MISSING:
+            raise DataNotFoundError(
+                f"no readable {dataset.format.value} data for data set {dataset.name!r} at {dataset.path}"
+            ) from exc
+        raise
+    df = df.where(_in_ranges(df, dataset, ranges))
+    wanted = list(dataset.columns) if columns is None else list(columns)
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise GatewayValidationError(
+            f"data set {dataset.name!r} at {dataset.path} has no column(s) {', '.join(missing)}; "
+            f"its columns are: {', '.join(df.columns)}"
+        )
+    return df.select(*[_col(c) for c in wanted])
+
+
+def _check_exists(path: str) -> None:
+    """Fail early and clearly for a missing local path; remote paths are checked by Spark's read."""
+    parsed = urlparse(path)
+    if any(ch in path for ch in "*?[{"):  # a glob: Spark reports if nothing matches
+        return
+    if parsed.scheme in ("", "file") and not Path(parsed.path if parsed.scheme else path).exists():
+        raise DataNotFoundError(f"no data at {path}: the path does not exist (was the data set moved?)")
+
+
+def _col(name: str) -> Column:
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.date]]) -> Column:
+    """``OR`` of ``start <= time < end`` with literals typed like the time column as Spark reads it."""
+    name = dataset.time_column
+    if name not in df.columns:
+        raise GatewayValidationError(f"time column {name!r} is missing from the data at {dataset.path}")
+    kind = df.schema[name].dataType
+    time = _col(name)
+    if isinstance(kind, T.DateType):
+        bound = F.lit
+    elif isinstance(kind, T.TimestampType):
+        bound = _utc_timestamp
+    elif isinstance(kind, T.TimestampNTZType):
+        bound = _ntz_timestamp
+    elif isinstance(kind, T.StringType) and dataset.columns.get(name) is ColumnType.DATE:
+        bound = _iso_date  # day=... partitions read as strings: ISO dates sort as text
+    else:
+        raise GatewayValidationError(
+            f"time column {name!r} is read as {kind.simpleString()}, not a date or timestamp"
+        )
+    return reduce(
+        lambda acc, cond: acc | cond, [(time >= bound(start)) & (time < bound(end)) for start, end in ranges]
+    )
+
+
+def _utc_timestamp(day: dt.date) -> Column:
+    return F.expr(f"TIMESTAMP '{day.isoformat()} 00:00:00+00:00'")
+
+
+def _ntz_timestamp(day: dt.date) -> Column:
+    return F.expr(f"TIMESTAMP_NTZ '{day.isoformat()} 00:00:00'")
+
+
+def _iso_date(day: dt.date) -> Column:
+    return F.lit(day.isoformat())
