@@ -51,12 +51,14 @@ def generate_purchases(root: Path, days: int = DAYS, users: int = USERS, seed: i
         who = rng.choice(users, size=n, p=activity)
         seconds = np.sort(rng.integers(0, 86_400, size=n))
         start = dt.datetime(day.year, day.month, day.day)
-        table = pa.table({
-            "user_id": [f"u{u:05d}" for u in who],
-            "ts": pa.array([start + dt.timedelta(seconds=int(s)) for s in seconds], pa.timestamp("us")),
-            "amount": np.round(rng.lognormal(3.4, 0.8, size=n), 2),
-            "region": [REGIONS[r] for r in user_region[who]],
-        })
+        table = pa.table(
+            {
+                "user_id": [f"u{u:05d}" for u in who],
+                "ts": pa.array([start + dt.timedelta(seconds=int(s)) for s in seconds], pa.timestamp("us")),
+                "amount": np.round(rng.lognormal(3.4, 0.8, size=n), 2),
+                "region": [REGIONS[r] for r in user_region[who]],
+            }
+        )
         target = root / f"day={day.isoformat()}"
         target.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, target / "part-0.parquet")
@@ -64,11 +66,24 @@ def generate_purchases(root: Path, days: int = DAYS, users: int = USERS, seed: i
     return total
 
 
-def _spec(analyst: str, engine: str, blocks: dict[str, Any], epsilon: float, aggregate: dict[str, Any],
-          group_by: str | None = None, unit: Any = "row", client_id: str | None = None) -> dict[str, Any]:
+def _spec(
+    analyst: str,
+    engine: str,
+    blocks: dict[str, Any],
+    epsilon: float,
+    aggregate: dict[str, Any],
+    group_by: str | None = None,
+    unit: Any = "row",
+    client_id: str | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "engine": engine, "dataset": "purchases", "analyst": analyst, "blocks": blocks,
-        "budget": {"epsilon": epsilon}, "privacy_unit": unit, "aggregate": aggregate,
+        "engine": engine,
+        "dataset": "purchases",
+        "analyst": analyst,
+        "blocks": blocks,
+        "budget": {"epsilon": epsilon},
+        "privacy_unit": unit,
+        "aggregate": aggregate,
     }
     if group_by:
         spec["group_by"] = {"column": group_by, "keys": REGIONS}
@@ -80,19 +95,39 @@ def _spec(analyst: str, engine: str, blocks: dict[str, Any], epsilon: float, agg
 USER_CAP = {"id_column": "user_id", "max_rows_per_id": 20}
 SPECS = {
     "alice-weekly-count.yaml": _spec(
-        "alice", "tumult", {"last": 7}, 0.1, {"function": "count"}, "region", USER_CAP, "alice-weekly-count"),
+        "alice", "tumult", {"last": 7}, 0.1, {"function": "count"}, "region", USER_CAP, "alice-weekly-count"
+    ),
     "bob-mean-amount.yaml": _spec(
-        "bob", "pipelinedp", {"from": "2026-10-01", "to": "2026-10-14"}, 0.3,
-        {"function": "mean", "column": "amount", "low": 0, "high": 500}),
+        "bob",
+        "pipelinedp",
+        {"from": "2026-10-01", "to": "2026-10-14"},
+        0.3,
+        {"function": "mean", "column": "amount", "low": 0, "high": 500},
+    ),
     "carol-revenue-by-region.yaml": _spec(
-        "carol", "pipelinedp", {"from": "2026-10-08", "to": "2026-10-21"}, 0.1,
-        {"function": "sum", "column": "amount", "low": 0, "high": 300}, "region", USER_CAP),
+        "carol",
+        "pipelinedp",
+        {"from": "2026-10-08", "to": "2026-10-21"},
+        0.1,
+        {"function": "sum", "column": "amount", "low": 0, "high": 300},
+        "region",
+        USER_CAP,
+    ),
     "dave-variance.yaml": _spec(
-        "dave", "tumult", {"from": "2026-10-01", "to": "2026-10-10"}, 2.0,
-        {"function": "variance", "column": "amount", "low": 0, "high": 500}),
+        "dave",
+        "tumult",
+        {"from": "2026-10-01", "to": "2026-10-10"},
+        2.0,
+        {"function": "variance", "column": "amount", "low": 0, "high": 500},
+    ),
     "erin-mean-by-region.yaml": _spec(
-        "erin", "tumult", {"from": "2026-10-01", "to": "2026-10-14"}, 0.1,
-        {"function": "mean", "column": "amount", "low": 0, "high": 500}, "region"),
+        "erin",
+        "tumult",
+        {"from": "2026-10-01", "to": "2026-10-14"},
+        0.1,
+        {"function": "mean", "column": "amount", "low": 0, "high": 500},
+        "region",
+    ),
 }
 
 
@@ -134,7 +169,9 @@ def run_demo(workdir: Path) -> None:
         console.print(f"$ {cli} submit {path}")
         claim = gateway.submit(load_spec_text(path.read_text()))
         ids[name] = claim.id
-        console.print(f"  → {claim.id} [bold]{claim.state.value}[/bold]" + (f": {claim.reason}" if claim.reason else ""))
+        console.print(
+            f"  → {claim.id} [bold]{claim.state.value}[/bold]" + (f": {claim.reason}" if claim.reason else "")
+        )
 
     console.print(f"$ {cli} submit {specs / 'alice-weekly-count.yaml'}   # a retry with the same client_id")
     again = gateway.submit(load_spec_text((specs / "alice-weekly-count.yaml").read_text()))

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from gateway.core import ledger as core
 from gateway.core.blocks import Block, days_between
 from gateway.core.budget import Budget
@@ -21,8 +23,6 @@ from gateway.core.datasets import BlockPeriod, DataFormat, Dataset
 from gateway.core.jobs import GrantedBudget, JobRequest, JobResult
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
-from pydantic import ValidationError
-
 from gateway.errors import (
     GatewayInternalError,
     GatewayValidationError,
@@ -171,7 +171,8 @@ class Gateway:
         try:
             run_id = launcher.launch(request)
         except LaunchError as exc:
-            self._mutate(lambda s, now: core.release(s, claim.id, f"launch failed: {exc}", now))
+            reason = f"launch failed: {exc}"
+            self._mutate(lambda s, now: core.release(s, claim.id, reason, now))
             return "released"
         self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
         return "launched"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.status import Status
 
 from gateway.cli import render
@@ -17,15 +18,15 @@ from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import load_spec_text
-from pydantic import ValidationError
-
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import LocalSparkLauncher
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
 from gateway.sources import inspect_columns
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="dp-gateway: DP queries under a privacy-budget ledger.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="dp-gateway: DP queries under a privacy-budget ledger."
+)
 datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data sets.")
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
@@ -113,7 +114,9 @@ def blocks_add(
 
 
 @blocks_app.command("list")
-def blocks_list(name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False) -> None:
+def blocks_list(
+    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+) -> None:
     """Capacity, unlocked, allocated, consumed and remaining budget per block."""
     state = build_gateway(ledger).state()
     if name is not None:
@@ -169,7 +172,9 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 
 
 @app.command()
-def status(claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False) -> None:
+def status(
+    claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+) -> None:
     """Show one submission, or all of them."""
     gateway = build_gateway(ledger)
     if claim_id is not None:
@@ -203,7 +208,9 @@ class GatewayNotReady(GatewayError):
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where the demo writes its data and ledger (recreated).")] = Path("demo-data"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes its data and ledger (recreated).")] = Path(
+        "demo-data"
+    ),
 ) -> None:
     """Run the local end-to-end demo on generated purchase data."""
     from gateway.demo import run_demo

@@ -121,7 +121,7 @@ def test_retry_with_client_id_never_charges_twice(env):
 
 
 def test_waiting_claim_is_admitted_by_a_later_pass(env):
-    gw, launcher, _ = env
+    gw, _, _ = env
     big = gw.submit(spec(0.9))
     assert big.state is ClaimState.PENDING  # 0.5 unlocked of 1 after one arrival (N=2)
     small = gw.submit(spec(0.05))  # the second arrival unlocks the rest; both fit now
