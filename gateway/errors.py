@@ -64,6 +64,10 @@ class LedgerConflictError(LedgerError):
     """A conditional write found the ledger changed under it (another writer got there first)."""
 
 
+class LedgerUnavailableError(LedgerError):
+    """The ledger's storage failed transiently or refused access (throttling, network, credentials)."""
+
+
 class DuplicateSubmissionError(LedgerError):
     """A client id was reused for a different query."""
 

@@ -4,6 +4,11 @@ Each ledger mutation is read → pure step → conditional commit, retried when 
 first. Budget is reserved (allocated) by the admission commit *before* a job is launched, and moved to
 consumed when the job ends, whatever its outcome; only a launch that provably never started gives its
 budget back.
+
+Crash safety: every step is persisted before the next begins (admitted → launching → launch → running),
+so a gateway that dies anywhere leaves a state the next ``schedule`` finishes from the ledger and the
+launcher's own run list (``Launcher.find_run``). ``checkpoint(name)`` is called at each step boundary
+(a no-op by default) so tests can stop a gateway exactly there.
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ from gateway.ledger.base import LedgerStore
 
 Clock = Callable[[], dt.datetime]
 Inspector = Callable[[str, DataFormat], dict]
+Checkpoint = Callable[[str], None]
+
+# Step boundaries, in lifecycle order, where ``checkpoint`` is called.
+CHECKPOINTS = ("submitted", "admitted", "launching", "launched", "running", "finished")
+NEVER_LAUNCHED = "the gateway stopped before launching the job, which never started"
+BLOCKS_PER_COMMIT = 90  # below DynamoDB's 100 actions per transaction, with room for the audit item
+
+
+def no_checkpoint(name: str) -> None:
+    """The default hook: production gateways do not stop anywhere."""
 
 
 def utc_now() -> dt.datetime:
@@ -47,6 +62,7 @@ class ScheduleReport:
     launched: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # launches found running after a gateway stopped
 
 
 class Gateway:
@@ -59,6 +75,8 @@ class Gateway:
         default_launcher: str = "local",
         clock: Clock = utc_now,
         max_retries: int = 20,
+        launch_lease: dt.timedelta = dt.timedelta(minutes=2),
+        checkpoint: Checkpoint = no_checkpoint,
     ) -> None:
         self.store = store
         self.launchers = dict(launchers)
@@ -66,10 +84,20 @@ class Gateway:
         self.default_launcher = default_launcher
         self.clock = clock
         self.max_retries = max_retries
+        # A claim LAUNCHING for longer than this, with no run found, belongs to a gateway that stopped
+        # before launching: its budget goes back. A live gateway launches well within it.
+        self.launch_lease = launch_lease
+        self.checkpoint = checkpoint
 
     # --- ledger plumbing ------------------------------------------------------------------------
 
     def _mutate(self, step: Callable[[core.LedgerState, dt.datetime], core.Step]) -> core.LedgerState:
+        return self._commit_step(step)[0]
+
+    def _commit_step(
+        self, step: Callable[[core.LedgerState, dt.datetime], core.Step]
+    ) -> tuple[core.LedgerState, core.Change]:
+        """Read, compute, commit conditionally; on a conflict read again. A step that raises is final."""
         for _ in range(self.max_retries):
             old = self.store.load()
             new, events = step(old, self.clock())
@@ -78,7 +106,7 @@ class Gateway:
                 self.store.commit(change)
             except LedgerConflictError:
                 continue
-            return core.apply(old, change)
+            return core.apply(old, change), change
         raise LedgerConflictError(
             f"the ledger kept changing under this update ({self.max_retries} attempts); try again"
         )
@@ -108,7 +136,9 @@ class Gateway:
 
     def add_blocks(self, dataset: str, start: dt.date, end: dt.date, capacity: Budget) -> list[Block]:
         days = days_between(start, end)
-        state = self._mutate(lambda s, now: core.add_blocks(s, dataset, days, capacity, now))
+        for first in range(0, len(days), BLOCKS_PER_COMMIT):
+            chunk = days[first : first + BLOCKS_PER_COMMIT]
+            state = self._mutate(lambda s, now, chunk=chunk: core.add_blocks(s, dataset, chunk, capacity, now))
         return [b for b in state.blocks_of(dataset) if b.day in set(days)]
 
     # --- submissions ----------------------------------------------------------------------------
@@ -129,21 +159,31 @@ class Gateway:
         self.inspect(dataset.path, dataset.format)  # the data must still be there: fail before any charge
 
         self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
+        self.checkpoint("submitted")
         self.schedule()
         return self.store.load().claim(claim.id)
 
     def schedule(self) -> ScheduleReport:
-        """Follow running jobs, run one admission pass, launch every admitted claim."""
-        report = ScheduleReport(finished=self.reconcile())
-        before = self.store.load()
-        after = self._mutate(core.schedule)
-        for claim_id, claim in after.claims.items():
-            if before.claims.get(claim_id, claim).state is ClaimState.PENDING:
+        """Finish interrupted launches, follow running jobs, admit in policy order, launch what is admitted.
+
+        Admissions commit one claim at a time (``core.schedule_next``), so a change stays small and
+        racing gateways conflict only on what they share. Admitted claims whose gateway stopped before
+        launching them are launched here too.
+        """
+        report = ScheduleReport()
+        self._recover_launches(report)
+        report.finished = self.reconcile()
+        while True:
+            state, change = self._commit_step(core.schedule_next)
+            if not change.claims:
+                break
+            for claim in change.claims:
                 if claim.state is ClaimState.ADMITTED:
-                    report.admitted.append(claim_id)
+                    report.admitted.append(claim.id)
+                    self.checkpoint("admitted")
                 elif claim.state is ClaimState.REJECTED:
-                    report.rejected.append(claim_id)
-        for claim in after.claims.values():
+                    report.rejected.append(claim.id)
+        for claim in state.claims.values():
             if claim.state is ClaimState.ADMITTED:
                 outcome = self._launch(claim)
                 if outcome == "launched":
@@ -152,6 +192,27 @@ class Gateway:
                     report.released.append(claim.id)
         return report
 
+    def _recover_launches(self, report: ScheduleReport) -> None:
+        """LAUNCHING claims left by a gateway that stopped: record the run if it exists, else release.
+
+        A launch younger than ``launch_lease`` may still be under way in a live gateway: left alone.
+        """
+        now = self.clock()
+        for claim in self.store.load().claims.values():
+            if claim.state is not ClaimState.LAUNCHING:
+                continue
+            launcher = self.launchers[claim.launcher or self.default_launcher]
+            run_id = launcher.find_run(claim.id)
+            try:
+                if run_id is not None:
+                    self._mutate(lambda s, now, c=claim, r=run_id: core.record_run(s, c.id, r, now))
+                    report.recovered.append(claim.id)
+                elif now - claim.updated_at >= self.launch_lease:
+                    self._mutate(lambda s, now, c=claim: core.release(s, c.id, NEVER_LAUNCHED, now))
+                    report.released.append(claim.id)
+            except LedgerConflictError:
+                continue  # another gateway recovered it first
+
     def _launch(self, claim: Claim) -> str:
         """Launch one admitted claim: 'launched', 'released' (never started) or 'skipped' (raced)."""
         launcher = self.launchers[claim.launcher or self.default_launcher]
@@ -159,6 +220,7 @@ class Gateway:
             state = self._mutate(lambda s, now: core.start_launch(s, claim.id, now))
         except LedgerConflictError:
             return "skipped"  # another gateway is launching it
+        self.checkpoint("launching")
         dataset = state.dataset(claim.spec.dataset)
         request = JobRequest(
             submission_id=claim.id,
@@ -174,7 +236,18 @@ class Gateway:
             reason = f"launch failed: {exc}"
             self._mutate(lambda s, now: core.release(s, claim.id, reason, now))
             return "released"
-        self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
+        self.checkpoint("launched")
+        try:
+            self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
+        except LedgerConflictError:
+            current = self.store.load().claim(claim.id)
+            if current.state is not ClaimState.RUNNING or current.run_id != run_id:
+                raise GatewayInternalError(
+                    f"run {run_id} of {claim.id} started, but the ledger shows the claim {current.state.value}: "
+                    f"its launch outlived the launch lease ({self.launch_lease}); stop the run and report this"
+                ) from None
+            return "skipped"  # a recovering gateway recorded our run first
+        self.checkpoint("running")
         return "launched"
 
     def reconcile(self, only: str | None = None) -> list[str]:
@@ -205,6 +278,7 @@ class Gateway:
             self._mutate(lambda s, now: core.finish(s, claim.id, succeeded, now, result=result, reason=reason))
         except LedgerConflictError:
             return False  # someone else recorded it first
+        self.checkpoint("finished")
         return True
 
     def _checked_result(self, claim: Claim, result: JobResult) -> JobResult:

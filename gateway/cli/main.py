@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.status import Status
 
-from gateway.cli import render
+from gateway.cli import audit, render
 from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
@@ -31,10 +31,15 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.command("audit")(audit.audit)
 
 Ledger = Annotated[
     str | None,
-    typer.Option("--ledger", envvar="DPGW_LEDGER", help="Ledger location: a directory (default ./.dpgw) or file://"),
+    typer.Option(
+        "--ledger",
+        envvar="DPGW_LEDGER",
+        help="Ledger location: a directory (default ./.dpgw), file://dir, s3://bucket/prefix or dynamodb://table",
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 

@@ -23,6 +23,7 @@ from gateway.core.spec import QuerySpec
 from gateway.errors import (
     BlockRangeError,
     DuplicateSubmissionError,
+    GatewayInternalError,
     GatewayValidationError,
     LedgerConflictError,
     SubmissionNotFoundError,
@@ -305,3 +306,26 @@ def check_versions(state: LedgerState, change: Change) -> None:
 def _expect(what: str, stored: int, new: int) -> None:
     if stored != new - 1:
         raise LedgerConflictError(f"{what} changed concurrently (stored version {stored}, expected {new - 1})")
+
+
+def schedule_next(state: LedgerState, now: dt.datetime) -> Step:
+    """The first decision of an admission pass (in the policy's order), as a step of its own.
+
+    Stores commit it per claim: a change stays small whatever the queue length (DynamoDB takes at most
+    100 actions per transaction) and concurrent gateways conflict only on the claims and blocks they
+    share. Admitting one claim alone gives the same outcome as within the pass: the pass admits a claim
+    only when it fits after the earlier grants, so it fits without them; a rejection comes first only
+    when the pass granted nothing, so the blocks it judged are the stored ones.
+    """
+    _, events = schedule(state, now)
+    decision = next((e for e in events if e.kind in ("granted", "rejected")), None)
+    if decision is None or decision.submission_id is None:
+        return state, []
+    chosen = decision.submission_id
+    alone = replace(
+        state, claims={k: c for k, c in state.claims.items() if k == chosen or c.state is not ClaimState.PENDING}
+    )
+    after, step_events = schedule(alone, now)
+    if [e.kind for e in step_events] != [decision.kind]:
+        raise GatewayInternalError(f"admitting {chosen} alone did not repeat the pass's decision ({decision.kind})")
+    return state.with_(blocks=after.blocks.values(), claims=[after.claims[chosen]]), step_events

@@ -44,3 +44,12 @@ class Launcher(Protocol):
     def launch(self, request: JobRequest) -> str: ...
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus: ...
+
+    def find_run(self, submission_id: str) -> str | None:
+        """The run id of the job started for this submission, if any, from the launcher's own records.
+
+        Used after a gateway stopped between launching and recording the run id, so it must see every
+        run ``launch`` may have started (the submission id travels in the run's arguments or name).
+        ``None`` is taken as proof the job never started, and its budget is released.
+        """
+        ...

@@ -51,7 +51,26 @@ class LocalSparkLauncher:
         except OSError as exc:
             raise LaunchError(f"could not start the local Spark job: {exc}") from exc
         self._children[child.pid] = child
-        return f"local-{child.pid}"
+        run_id = f"local-{child.pid}"
+        (job_dir / "run.json").write_text(json.dumps({"run_id": run_id}))
+        return run_id
+
+    def find_run(self, submission_id: str) -> str | None:
+        """The run recorded at launch, else a live job process for this submission (a stop in between)."""
+        try:
+            return str(json.loads((self._job_dir(submission_id) / "run.json").read_text())["run_id"])
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError) as exc:
+            raise LaunchError(f"the run record of {submission_id} is unreadable: {exc}") from exc
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                args = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"gateway.runtime" in args and submission_id.encode() in args:
+                return f"local-{proc.name}"
+        return None
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus:
         log_uri = str(self._job_dir(submission_id) / "job.log")

@@ -1,4 +1,7 @@
-"""Ledger stores (adapters of the ``LedgerStore`` port), chosen by the ledger URL."""
+"""Ledger stores (adapters of the ``LedgerStore`` port), chosen by the ledger URL.
+
+The AWS stores are imported only for their URLs, so boto3 stays an optional dependency.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +28,14 @@ def open_store(url: str | None = None) -> LedgerStore:
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
         return FileLedgerStore(parsed.netloc + parsed.path if parsed.scheme == "file" else url)
-    if parsed.scheme in ("s3", "dynamodb"):
-        raise GatewayValidationError(
-            f"{parsed.scheme}:// ledgers are not available in this version yet; use a local directory"
-        )
+    if parsed.scheme == "s3" and parsed.netloc:
+        from gateway.ledger.s3 import S3LedgerStore
+
+        return S3LedgerStore(parsed.netloc, parsed.path)
+    if parsed.scheme == "dynamodb" and parsed.netloc and parsed.path in ("", "/"):
+        from gateway.ledger.dynamodb import DynamoDBLedgerStore
+
+        return DynamoDBLedgerStore(parsed.netloc)
     raise GatewayValidationError(
         f"unsupported ledger URL {url!r}: use a directory path or file://, s3://bucket/prefix, dynamodb://table"
     )

@@ -29,6 +29,7 @@ class EncodedDocument:
     settings: str
     commit: int
     records: dict[str, dict[str, str]]  # section -> key -> record JSON
+    events: str = "[]"  # the audit events of the commit that produced this document (the S3 store's outbox)
 
     @classmethod
     def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
@@ -48,6 +49,7 @@ class EncodedDocument:
             settings=_dumps(document["settings"]),
             commit=int(document["commit"]),
             records={s: {k: _dumps(v) for k, v in document[s].items()} for s in SECTIONS},
+            events=_dumps(document.get("events", [])),
         )
 
     def with_change(self, change: Change) -> EncodedDocument:
@@ -57,14 +59,18 @@ class EncodedDocument:
             "claims": {c.id: _dumps(c.to_json()) for c in change.claims},
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
-        return EncodedDocument(self.settings, self.commit + 1, records)
+        events = _dumps([e.to_json() for e in change.events])
+        return EncodedDocument(self.settings, self.commit + 1, records, events)
 
     def text(self) -> str:
         sections = ",".join(
             f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}"
             for s in SECTIONS
         )
-        return f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections}}}'
+        return (
+            f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
+            f'"events":{self.events}}}'
+        )
 
 
 def decode_state(data: dict[str, Any]) -> tuple[LedgerState, int]:

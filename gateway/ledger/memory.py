@@ -24,7 +24,7 @@ class InMemoryLedgerStore:
 
     def load(self) -> LedgerState:
         if self._state is None:
-            raise LedgerNotFoundError("no ledger; create one first")
+            raise LedgerNotFoundError("no ledger in memory; create one first (dpgw init)")
         return self._state
 
     def commit(self, change: Change) -> None:

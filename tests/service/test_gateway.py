@@ -43,6 +43,9 @@ class ScriptedLauncher:
         self.requests.append(request)
         return f"run-{len(self.requests)}"
 
+    def find_run(self, submission_id):
+        return next((f"run-{i + 1}" for i, r in enumerate(self.requests) if r.submission_id == submission_id), None)
+
     def poll(self, run_id, submission_id):
         if submission_id not in self.done:
             return RunStatus(RunState.RUNNING)

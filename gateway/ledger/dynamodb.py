@@ -1,0 +1,262 @@
+"""A ledger in one DynamoDB table: an item per record, each change one ``TransactWriteItems``.
+
+Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>`` or
+``claim#<id>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
+``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order). Every
+record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
+(ε and δ) as numbers, and a claim its ``state``.
+
+A change is all-or-nothing: every record is conditioned on the version it replaces (creates on
+``attribute_not_exists``) and, when this store read the prior record, on its prior claim state and on
+the block holding at least the budget the change takes from it, so the table itself refuses an
+overspend even from a writer with a bug. The commit's events are one create-only item in the same
+transaction, so an event exists exactly when its change does. ``CancellationReasons`` separate a
+moved record (``LedgerConflictError``: re-read and recompute) from a transient conflict or throttling
+(retried here with jittered backoff).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from gateway.core.blocks import Block
+from gateway.core.budget import Budget
+from gateway.core.claims import Claim
+from gateway.core.datasets import Dataset
+from gateway.core.ledger import AuditEvent, Change, LedgerState
+from gateway.core.scheduling import PolicySettings
+from gateway.errors import GatewayInternalError, LedgerConflictError, LedgerError, LedgerNotFoundError
+from gateway.ledger.aws import TRANSIENT_CODES, Backoff, client_errors, error_code, make_client, unavailable
+
+MAX_ACTIONS = 100  # TransactWriteItems' limit
+LEDGER, AUDIT = "ledger", "audit"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _num(value: Decimal) -> dict[str, str]:
+    return {"N": Budget(value).to_json()["epsilon"]}
+
+
+class DynamoDBLedgerStore:
+    def __init__(self, table: str, client: Any = None, backoff: Backoff | None = None) -> None:
+        self.table = table
+        self.url = f"dynamodb://{table}"
+        self._client = client
+        self.backoff = backoff or Backoff()
+        # The records of the last snapshot read, to condition a commit on their prior content too.
+        self._seen_blocks: dict[str, Block] = {}
+        self._seen_claims: dict[str, Claim] = {}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client("dynamodb")
+        return self._client
+
+    # --- create and read ------------------------------------------------------------------------
+
+    def create(self, settings: PolicySettings) -> None:
+        """Create the table if it is missing (on-demand capacity), then the ledger's settings item."""
+        try:
+            self._ensure_table()
+            self.client.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": LEDGER}, "sk": {"S": "settings"}, "doc": {"S": _dumps(settings.model_dump())}},
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except client_errors() as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise LedgerError(f"a ledger already exists at {self.url}; use it, or pick another --ledger") from exc
+            raise unavailable(self.url, exc) from exc
+
+    def _ensure_table(self) -> None:
+        try:
+            self.client.create_table(
+                TableName=self.table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except client_errors() as exc:
+            if error_code(exc) != "ResourceInUseException":  # it exists already (or is being created)
+                raise
+        self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1})
+
+    def _query(self, pk: str) -> list[dict[str, Any]]:
+        try:
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+                ConsistentRead=True,
+            )
+            return [item for page in pages for item in page["Items"]]
+        except client_errors() as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                raise LedgerNotFoundError(
+                    f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}"
+                ) from exc
+            raise unavailable(self.url, exc) from exc
+
+    def load(self) -> LedgerState:
+        """Every record from one consistent-read Query.
+
+        Pages are read one after another, so two records may come from different moments; commits
+        stay safe because each one is conditioned on every record it writes.
+        """
+        settings: PolicySettings | None = None
+        datasets: dict[str, Dataset] = {}
+        blocks: dict[str, Block] = {}
+        claims: dict[str, Claim] = {}
+        for item in self._query(LEDGER):
+            kind, _, key = item["sk"]["S"].partition("#")
+            doc = json.loads(item["doc"]["S"])
+            if kind == "settings":
+                settings = PolicySettings.model_validate(doc)
+            elif kind == "dataset":
+                datasets[key] = Dataset.model_validate(doc)
+            elif kind == "block":
+                blocks[key] = Block.from_json(doc)
+            elif kind == "claim":
+                claims[key] = Claim.from_json(doc)
+        if settings is None:
+            raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}")
+        self._seen_blocks.update(blocks)
+        self._seen_claims.update(claims)
+        return LedgerState(settings=settings, datasets=datasets, blocks=blocks, claims=claims)
+
+    def audit(self) -> list[AuditEvent]:
+        return [AuditEvent.from_json(e) for item in self._query(AUDIT) for e in json.loads(item["events"]["S"])]
+
+    # --- commit ---------------------------------------------------------------------------------
+
+    def commit(self, change: Change) -> None:
+        if change.is_empty():
+            return
+        actions = self._actions(change)
+        if len(actions) > MAX_ACTIONS:
+            raise LedgerError(
+                f"this update touches {len(actions)} ledger records, above DynamoDB's {MAX_ACTIONS} per transaction; "
+                "split it (e.g. add fewer blocks at once, or query fewer blocks)"
+            )
+        for attempt in range(self.backoff.attempts):
+            try:
+                self.client.transact_write_items(TransactItems=actions)
+                return
+            except client_errors() as exc:
+                code = error_code(exc)
+                if code == "TransactionCanceledException":
+                    reasons = exc.response.get("CancellationReasons", [])  # type: ignore[attr-defined]
+                    codes = [r.get("Code", "None") for r in reasons]
+                    if "ConditionalCheckFailed" in codes:
+                        raise self._conflict(actions, reasons) from exc
+                    if any(c in TRANSIENT_CODES for c in codes) or not reasons:
+                        self.backoff.pause(attempt)
+                        continue
+                if code in TRANSIENT_CODES:
+                    self.backoff.pause(attempt)
+                    continue
+                if code == "ResourceNotFoundException":
+                    raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init") from exc
+                raise unavailable(self.url, exc) from exc
+        raise LedgerConflictError(f"the ledger at {self.url} stayed busy for {self.backoff.attempts} attempts")
+
+    def _conflict(self, actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> LedgerError:
+        """A moved record is a conflict; a block at its expected version without the budget is a bug."""
+        for action, reason in zip(actions, reasons, strict=False):
+            if reason.get("Code") != "ConditionalCheckFailed":
+                continue
+            request = next(iter(action.values()))
+            sk = request["Key"]["sk"]["S"] if "Key" in request else request["Item"]["sk"]["S"]
+            old = reason.get("Item")
+            expected = request.get("ExpressionAttributeValues", {}).get(":prev")
+            if sk.startswith("block#") and old and expected and old.get("version") == expected:
+                return GatewayInternalError(
+                    f"the ledger refused to take more budget than {sk.removeprefix('block#')} holds; "
+                    "nothing was granted (this is a bug, please report it)"
+                )
+            return LedgerConflictError(f"{sk.replace('#', ' ', 1)} changed concurrently")
+        return LedgerConflictError("the ledger changed concurrently")
+
+    def _actions(self, change: Change) -> list[dict[str, Any]]:
+        actions: list[dict[str, Any]] = []
+        for dataset in change.datasets:
+            item = {"pk": {"S": LEDGER}, "sk": {"S": f"dataset#{dataset.name}"},
+                    "doc": {"S": _dumps(dataset.model_dump(mode="json"))}}
+            actions.append(self._create(item))
+        for block in change.blocks:
+            actions.append(self._block_action(block))
+        for claim in change.claims:
+            actions.append(self._claim_action(claim))
+        if change.events:
+            item = {"pk": {"S": AUDIT}, "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
+                    "events": {"S": _dumps([e.to_json() for e in change.events])}}
+            actions.append(self._create(item))
+        return actions
+
+    def _create(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(sk)"}}
+
+    def _replace(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": item,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _block_action(self, block: Block) -> dict[str, Any]:
+        item = {
+            "pk": {"S": LEDGER}, "sk": {"S": f"block#{block.key}"}, "doc": {"S": _dumps(block.to_json())},
+            "version": {"N": str(block.version)},
+            "unlocked_eps": _num(block.unlocked.epsilon), "unlocked_delta": _num(block.unlocked.delta),
+            "remaining_eps": _num(block.remaining.epsilon), "remaining_delta": _num(block.remaining.delta),
+        }
+        if block.version == 1:
+            return self._create(item)
+        condition = "#v = :prev"
+        values: dict[str, Any] = {":prev": {"N": str(block.version - 1)}}
+        prior = self._seen_blocks.get(block.key)
+        if prior is not None and prior.version == block.version - 1:
+            # The budget this change takes out of the block's unlocked and remaining accounts: the stored
+            # amounts must cover it (DynamoDB conditions compare, they do not subtract).
+            take = prior.unlocked - block.unlocked
+            use = prior.remaining - block.remaining
+            for name, amount in (
+                ("unlocked_eps", take.epsilon), ("unlocked_delta", take.delta),
+                ("remaining_eps", use.epsilon), ("remaining_delta", use.delta),
+            ):
+                if amount > 0:
+                    condition += f" AND {name} >= :{name}"
+                    values[f":{name}"] = _num(amount)
+        return self._replace(item, condition, values)
+
+    def _claim_action(self, claim: Claim) -> dict[str, Any]:
+        item = {
+            "pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}, "doc": {"S": _dumps(claim.to_json())},
+            "version": {"N": str(claim.version)}, "state": {"S": claim.state.value},
+        }
+        if claim.version == 1:
+            return self._create(item)
+        condition = "#v = :prev"
+        values: dict[str, Any] = {":prev": {"N": str(claim.version - 1)}}
+        action = self._replace(item, condition, values)
+        prior = self._seen_claims.get(claim.id)
+        if prior is not None and prior.version == claim.version - 1:
+            action["Put"]["ConditionExpression"] += " AND #s = :prior_state"
+            action["Put"]["ExpressionAttributeNames"]["#s"] = "state"
+            values[":prior_state"] = {"S": prior.state.value}
+        return action
