@@ -127,3 +127,55 @@ def check_books(state: core.LedgerState, events: list[core.AuditEvent]) -> None:
         assert counts[("submitted", claim.id)] == 1
         was_granted = counts[("granted", claim.id)] == 1
         assert was_granted == (claim.state not in (ClaimState.PENDING, ClaimState.REJECTED)), claim.id
+
+
+# --- workers run in child processes (spawned: they import this module by name) ---------------------
+
+
+def submit_worker(url: str, runs: str, process: int, threads: int, per_thread: int, seed: int) -> None:
+    """``threads`` gateways in this process, each submitting ``per_thread`` queries; ids collide across
+    processes on purpose (every client id is submitted by two gateways at about the same time)."""
+    import random
+    import threading
+
+    from gateway.ledger import open_store
+
+    errors: list[BaseException] = []
+
+    def run(thread: int) -> None:
+        rng = random.Random(seed * 1000 + process * 10 + thread)
+        gw = gateway_for(open_store(url), FileRunLauncher(runs))
+        try:
+            for i in range(per_thread):
+                client = (process * threads + thread) % (threads * 4)  # processes p and p+4 share ids
+                eps = rng.choice(["0.1", "0.2", "0.3"])
+                gw.submit(spec(eps, f"k{client}-{i}", analyst="team", last=1 + (client + i) % 2))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def crashing_worker(url: str, runs: str, stop_at: str) -> None:
+    """A gateway that dies (no clean-up, like a kill) at the step boundary ``stop_at``."""
+    import os
+
+    from gateway.ledger import open_store
+
+    def checkpoint(name: str) -> None:
+        if name == stop_at:
+            os._exit(17)
+
+    launcher = FileRunLauncher(runs)
+    gw = gateway_for(open_store(url), launcher, checkpoint=checkpoint)
+    gw.submit(spec("0.5", "first"))
+    gw.submit(spec("0.3", "second"))
+    launcher.finish_all()
+    gw.schedule()
+    os._exit(0)
