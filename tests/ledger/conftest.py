@@ -9,6 +9,7 @@ process and in server mode), so a concurrency test checks the gateway, not moto'
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -87,6 +88,7 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     serialize_moto()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
