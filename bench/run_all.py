@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["overhead.py", "--submissions", "1000"],
     ["e2e.py", "--repeat", "2"],
+    ["ledger_throughput.py", "--clients", "1", "4", "16"],
 ]
 
 if __name__ == "__main__":

@@ -150,3 +150,81 @@ def test_bad_input_changes_nothing(env):
     with pytest.raises(DataNotFoundError):
         gw.submit(spec(0.2))
     assert (gw.state(), gw.store.audit()) == before and launcher.requests == []
+
+
+# --- crash recovery: LAUNCHING claims left behind by a gateway that stopped ------------------------
+
+
+def stop_at(name):
+    class Stopped(BaseException):
+        pass
+
+    def checkpoint(reached):
+        if reached == name:
+            raise Stopped(name)
+
+    return checkpoint, Stopped
+
+
+def test_a_launch_interrupted_before_the_launcher_is_released_only_after_the_lease(env):
+    gw, launcher, _ = env
+    gw.checkpoint, Stopped = stop_at("launching")
+    with pytest.raises(Stopped):
+        gw.submit(spec(0.2))
+    claim = next(iter(gw.state().claims.values()))
+    assert claim.state is ClaimState.LAUNCHING
+    gw.checkpoint = lambda name: None
+    report = gw.schedule()  # still within the lease: a live gateway may be launching it right now
+    assert report.released == [] and gw.state().claim(claim.id).state is ClaimState.LAUNCHING
+    gw.clock = lambda: dt.datetime.now(dt.UTC) + gw.launch_lease
+    report = gw.schedule()
+    assert report.released == [claim.id] and launcher.requests == []
+    block = gw.state().blocks["events/2026-10-03"]
+    assert (block.allocated, block.unlocked) == (Budget(), Budget.demand(0.5))
+
+
+def test_a_launch_interrupted_after_the_launcher_is_recorded_from_its_run_list(env):
+    gw, launcher, _ = env
+    gw.checkpoint, Stopped = stop_at("launched")
+    with pytest.raises(Stopped):
+        gw.submit(spec(0.2))
+    gw.checkpoint = lambda name: None
+    report = gw.schedule()  # the run exists: recorded at once, no need to wait for the lease
+    claim = gw.state().claim(report.recovered[0])
+    assert claim.state is ClaimState.RUNNING and claim.run_id == "run-1" and len(launcher.requests) == 1
+    assert gw.state().blocks["events/2026-10-03"].allocated == Budget.demand(0.2)
+
+
+def test_an_admission_interrupted_before_launch_is_launched_by_the_next_pass(env):
+    gw, launcher, _ = env
+    gw.checkpoint, Stopped = stop_at("admitted")
+    with pytest.raises(Stopped):
+        gw.submit(spec(0.2))
+    gw.checkpoint = lambda name: None
+    report = gw.schedule()
+    assert report.admitted == [] and len(report.launched) == 1 and len(launcher.requests) == 1
+
+
+def test_admitting_claim_by_claim_matches_one_admission_pass():
+    from gateway.core import ledger as core
+
+    gw = Gateway(InMemoryLedgerStore(), {}, inspect=lambda p, f: dict(COLUMNS), default_launcher="none")
+    gw.init(PolicySettings(policy="dpf-n", n=3))
+    gw.add_dataset("events", "/data", DataFormat.PARQUET, "day")
+    gw.add_blocks("events", dt.date(2026, 10, 1), dt.date(2026, 10, 3), Budget.capacity(1))
+    for i, eps in enumerate([0.3, 0.05, 0.2, 0.25, 0.1, 0.6, 0.15]):
+        data = spec(eps).to_json() | {"blocks": {"last": 1 + i % 3}}
+        claim = core.prepare_claim(gw.state(), parse_spec(data), gw.clock(), launcher="none")
+        gw._mutate(lambda s, now, c=claim: core.arrive(s, c, now))
+    state = gw.state()
+    whole, _ = core.schedule(state, gw.clock())
+    stepped, steps = state, 0
+    while True:
+        after, events = core.schedule_next(stepped, gw.clock())
+        if not events:
+            break
+        assert len(events) == 1
+        stepped, steps = after, steps + 1
+    assert steps >= 3
+    assert {k: c.state for k, c in stepped.claims.items()} == {k: c.state for k, c in whole.claims.items()}
+    assert stepped.blocks == whole.blocks
