@@ -34,7 +34,7 @@ from gateway.service import Gateway
 COLUMNS = {"day": ColumnType.DATE, "v": ColumnType.DOUBLE}
 DATASET = Dataset(name="events", path="/bench", format=DataFormat.PARQUET, time_column="day", columns=COLUMNS)
 FIRST = dt.date(2026, 10, 1)
-BLOCKS = 7
+BLOCKS = 30
 BUCKET = "dpgw-bench"
 
 
@@ -43,15 +43,16 @@ def gateway(url: str) -> Gateway:
 
 
 def admit_one(gw: Gateway, client: int, i: int) -> None:
+    start = FIRST + dt.timedelta(days=(7 * client + 3 * i) % (BLOCKS - 2))  # clients spread over the blocks
     spec = parse_spec({
         "engine": "tumult", "dataset": "events", "analyst": f"a{client}", "client_id": f"{client}-{i}",
-        "blocks": {"last": 1 + (client + i) % 3}, "budget": {"epsilon": "0.001"}, "privacy_unit": "row",
+        "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=(client + i) % 3)).isoformat()},
+        "budget": {"epsilon": "0.001"}, "privacy_unit": "row",
         "aggregate": {"function": "count"},
     })
-    claim = core.prepare_claim(gw.store.load(), spec, gw.clock(), launcher="none")
-    gw._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, "none"), now))
-    while gw.store.load().claim(claim.id).state.value == "pending":  # admit in policy order, ours included
-        gw._mutate(core.schedule_next)
+    arrived = gw._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, f"{client}-{i}", "none"), now))
+    while arrived.claim(f"{client}-{i}").state.value == "pending":  # admit in policy order, ours included
+        arrived = gw._mutate(core.schedule_next)
 
 
 def client(url: str, number: int, count: int, start, results) -> None:

@@ -14,6 +14,7 @@ launcher's own run list (``Launcher.find_run``). ``checkpoint(name)`` is called 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Gateway:
         max_retries: int = 20,
         launch_lease: dt.timedelta = dt.timedelta(minutes=2),
         checkpoint: Checkpoint = no_checkpoint,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.launchers = dict(launchers)
@@ -88,6 +90,7 @@ class Gateway:
         # before launching: its budget goes back. A live gateway launches well within it.
         self.launch_lease = launch_lease
         self.checkpoint = checkpoint
+        self.sleep = sleep
 
     # --- ledger plumbing ------------------------------------------------------------------------
 
@@ -98,13 +101,15 @@ class Gateway:
         self, step: Callable[[core.LedgerState, dt.datetime], core.Step]
     ) -> tuple[core.LedgerState, core.Change]:
         """Read, compute, commit conditionally; on a conflict read again. A step that raises is final."""
-        for _ in range(self.max_retries):
+        for attempt in range(self.max_retries):
             old = self.store.load()
             new, events = step(old, self.clock())
             change = core.diff(old, new, events)
             try:
                 self.store.commit(change)
             except LedgerConflictError:
+                # Full jitter: racing gateways spread out instead of all re-reading at once.
+                self.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
                 continue
             return core.apply(old, change), change
         raise LedgerConflictError(

@@ -52,6 +52,7 @@ class DynamoDBLedgerStore:
         # The records of the last snapshot read, to condition a commit on their prior content too.
         self._seen_blocks: dict[str, Block] = {}
         self._seen_claims: dict[str, Claim] = {}
+        self._decoded: dict[str, tuple[str, Any]] = {}  # sk -> (version, decoded record)
 
     @property
     def client(self) -> Any:
@@ -119,20 +120,33 @@ class DynamoDBLedgerStore:
         claims: dict[str, Claim] = {}
         for item in self._query(LEDGER):
             kind, _, key = item["sk"]["S"].partition("#")
-            doc = json.loads(item["doc"]["S"])
+            record = self._decode(kind, item)
             if kind == "settings":
-                settings = PolicySettings.model_validate(doc)
+                settings = record
             elif kind == "dataset":
-                datasets[key] = Dataset.model_validate(doc)
+                datasets[key] = record
             elif kind == "block":
-                blocks[key] = Block.from_json(doc)
+                blocks[key] = record
             elif kind == "claim":
-                claims[key] = Claim.from_json(doc)
+                claims[key] = record
         if settings is None:
             raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}")
         self._seen_blocks.update(blocks)
         self._seen_claims.update(claims)
         return LedgerState(settings=settings, datasets=datasets, blocks=blocks, claims=claims)
+
+    def _decode(self, kind: str, item: dict[str, Any]) -> Any:
+        """A record's object, decoded again only when its version moved (decoding dominates a load)."""
+        sk, version = item["sk"]["S"], item.get("version", {}).get("N", "0")
+        cached = self._decoded.get(sk)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        doc = json.loads(item["doc"]["S"])
+        decoders = {"settings": PolicySettings.model_validate, "dataset": Dataset.model_validate,
+                    "block": Block.from_json, "claim": Claim.from_json}
+        record = decoders[kind](doc)
+        self._decoded[sk] = (version, record)
+        return record
 
     def audit(self) -> list[AuditEvent]:
         return [AuditEvent.from_json(e) for item in self._query(AUDIT) for e in json.loads(item["events"]["S"])]
