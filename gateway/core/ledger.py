@@ -23,7 +23,6 @@ from gateway.core.spec import QuerySpec
 from gateway.errors import (
     BlockRangeError,
     DuplicateSubmissionError,
-    GatewayInternalError,
     GatewayValidationError,
     LedgerConflictError,
     SubmissionNotFoundError,
@@ -309,23 +308,30 @@ def _expect(what: str, stored: int, new: int) -> None:
 
 
 def schedule_next(state: LedgerState, now: dt.datetime) -> Step:
-    """The first decision of an admission pass (in the policy's order), as a step of its own.
+    """An admission pass committed as small as it safely can be: its first decision alone, else all of it.
 
-    Stores commit it per claim: a change stays small whatever the queue length (DynamoDB takes at most
-    100 actions per transaction) and concurrent gateways conflict only on the claims and blocks they
-    share. Admitting one claim alone gives the same outcome as within the pass: the pass admits a claim
-    only when it fits after the earlier grants, so it fits without them; a rejection comes first only
-    when the pass granted nothing, so the blocks it judged are the stored ones.
+    Stores then commit admissions one claim at a time in the policy's order, so a change stays small
+    whatever the queue (DynamoDB takes at most 100 actions per transaction) and racing gateways conflict
+    only on what they share. The first decision is replayed with every other pending claim set aside;
+    it is taken alone only if that replay writes exactly what the whole pass writes to those blocks
+    (whatever the policy: unlocks that depend on the waiting claims, groups, clock releases). Otherwise
+    the whole pass is the step.
     """
-    _, events = schedule(state, now)
+    whole, events = schedule(state, now)
     decision = next((e for e in events if e.kind in ("granted", "rejected")), None)
-    if decision is None or decision.submission_id is None:
-        return state, []
+    if decision is None or decision.submission_id is None or len(events) == 1:
+        return whole, events
     chosen = decision.submission_id
     alone = replace(
         state, claims={k: c for k, c in state.claims.items() if k == chosen or c.state is not ClaimState.PENDING}
     )
     after, step_events = schedule(alone, now)
-    if [e.kind for e in step_events] != [decision.kind]:
-        raise GatewayInternalError(f"admitting {chosen} alone did not repeat the pass's decision ({decision.kind})")
-    return state.with_(blocks=after.blocks.values(), claims=[after.claims[chosen]]), step_events
+    touched = [k for k, b in after.blocks.items() if _changed(state.blocks.get(k), b)]
+    same = (
+        [e.kind for e in step_events] == [decision.kind]
+        and after.claims[chosen] == whole.claims[chosen]
+        and all(after.blocks[k] == whole.blocks[k] for k in touched)
+    )
+    if not same:
+        return whole, events
+    return state.with_(blocks=[after.blocks[k] for k in touched], claims=[after.claims[chosen]]), step_events
