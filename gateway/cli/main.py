@@ -23,7 +23,7 @@ from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
-from gateway.sources import inspect_columns
+from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="dp-gateway: DP queries under a privacy-budget ledger."
@@ -43,7 +43,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, build_launchers(workdir), inspect=inspect_columns)
+    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns)
 
 
 @app.command()
