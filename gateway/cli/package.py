@@ -7,6 +7,7 @@ the EMR launchers point at exactly these keys (``AwsSettings.artifact_uri``).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -39,9 +40,10 @@ def default_project() -> Path:
 
 
 def build_wheel(project: Path, outdir: Path) -> Path:
+    """``pip wheel`` of the project; offline with this environment's setuptools when it has them."""
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(outdir),
-         str(project)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation, "-w", str(outdir), str(project)],
         capture_output=True, text=True, check=False,
     )
     wheels = sorted(outdir.glob("dp_gateway-*.whl"))

@@ -106,6 +106,13 @@ def test_the_template_glue_job_is_the_launchers_job() -> None:
     assert job["Name"] == settings.glue.job_name
 
 
+def test_template_versions_follow_the_gateway() -> None:
+    from gateway import __version__
+
+    for name in TEMPLATES:
+        assert load(name)["Parameters"]["GatewayVersion"]["Default"] == __version__
+
+
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for resource in template["Resources"].values():
