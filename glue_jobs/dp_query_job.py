@@ -46,5 +46,17 @@ def resolve_arguments(argv: list[str]) -> list[str]:
     return resolved
 
 
+def start_glue_session() -> None:
+    """On Glue, start Glue's own Spark session first, so the entry point reuses it (never ``local[*]``)."""
+    try:
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from pyspark.context import SparkContext
+    except ImportError:  # not on Glue: the entry point builds its session
+        return
+    GlueContext(SparkContext.getOrCreate())
+
+
 if __name__ == "__main__":
-    sys.exit(main(resolve_arguments(sys.argv[1:])))
+    argv = resolve_arguments(sys.argv[1:])
+    start_glue_session()
+    sys.exit(main(argv))

@@ -56,29 +56,44 @@ def error_code(exc: BaseException) -> str | None:
     return str(code) if code is not None else None
 
 
-def make_client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with standard retries; imported lazily so the gateway runs without the aws extra."""
+def make_client(service: str, region: str | None = None, *, retries: bool = True) -> Any:
+    """A boto3 client with standard retries; imported lazily so the gateway runs without the aws extra.
+
+    ``retries=False`` gives a client that sends each request once: botocore retries timeouts too, and a
+    retried ``start_job_run`` whose first answer was lost would start a second run of the same grant.
+    """
     try:
         import boto3
         from botocore.config import Config
     except ImportError as exc:
         raise LaunchError("the AWS launchers need boto3: pip install 'dp-gateway[aws]'") from exc
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="dp-gateway")
+    attempts = 5 if retries else 1
+    config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, user_agent_extra="dp-gateway")
     return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 class LazyClient:
-    """Holds an injected client or builds one on first use."""
+    """Holds an injected client or builds one on first use; ``starter()`` is the one for starting runs.
+
+    An injected client (tests, or a caller's own configuration) serves both roles.
+    """
 
     def __init__(self, service: str, region: str | None, client: Any | None = None) -> None:
         self._service = service
         self._region = region
         self._client = client
+        self._starter = client
 
     def get(self) -> Any:
         if self._client is None:
             self._client = make_client(self._service, self._region)
         return self._client
+
+    def starter(self) -> Any:
+        """A client that never resends a request (see ``make_client``); ``call`` retries only refusals."""
+        if self._starter is None:
+            self._starter = make_client(self._service, self._region, retries=False)
+        return self._starter
 
 
 def call(
@@ -87,6 +102,7 @@ def call(
     /,
     *,
     sleep: Sleep = time.sleep,
+    starts_run: bool = False,
     attempts: int = 6,
     base_delay: float = 1.0,
     max_delay: float = 30.0,
@@ -95,8 +111,9 @@ def call(
     """Call ``fn(**kwargs)``, retrying throttling/busy codes with capped exponential backoff and jitter.
 
     Raises ``LaunchRejectedError`` for the codes that mean "AWS refused", ``LaunchError`` for other
-    client errors and for connection failures before the request left this machine, and
-    ``LaunchOutcomeUnknownError`` when the request may have reached AWS but the answer was lost.
+    client errors and for connection failures before the request left this machine. When the request
+    may have reached AWS but its answer was lost, a call that ``starts_run`` raises
+    ``LaunchOutcomeUnknownError`` (the run may exist: keep the budget); any other call, ``LaunchError``.
     """
     from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
@@ -114,6 +131,8 @@ def call(
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             raise LaunchError(f"could not reach AWS to {what}: {exc}; check the region and network") from exc
         except BotoCoreError as exc:
+            if not starts_run:
+                raise LaunchError(f"could not {what} ({type(exc).__name__}: {exc}); try again") from exc
             raise LaunchOutcomeUnknownError(
                 f"the request to {what} may have reached AWS but its answer was lost ({type(exc).__name__}); "
                 "run `dpgw status` to reconcile"

@@ -76,8 +76,8 @@ class EmrStepLauncher:
         if self.settings.emr.execution_role_arn:
             kwargs["ExecutionRoleArn"] = self.settings.emr.execution_role_arn
         try:
-            response = call(f"add a step to EMR cluster {cluster_id}", self._emr.get().add_job_flow_steps,
-                            sleep=self._sleep, **kwargs)
+            response = call(f"add a step to EMR cluster {cluster_id}", self._emr.starter().add_job_flow_steps,
+                            sleep=self._sleep, starts_run=True, **kwargs)
         except LaunchOutcomeUnknownError:
             found = self.find_run(request.submission_id)
             if found is None:
@@ -132,8 +132,8 @@ class EmrStepLauncher:
     def _launch_transient(self, request: JobRequest, request_uri: str) -> str:
         definition = self.cluster_definition(request, request_uri)
         try:
-            cluster = call("start a transient EMR cluster", self._emr.get().run_job_flow, sleep=self._sleep,
-                           **definition)
+            cluster = call("start a transient EMR cluster", self._emr.starter().run_job_flow, sleep=self._sleep,
+                           starts_run=True, **definition)
         except LaunchOutcomeUnknownError:
             found = self.find_run(request.submission_id)
             if found is None:

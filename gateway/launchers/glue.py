@@ -144,8 +144,8 @@ class GlueLauncher:
         name = self.settings.glue.job_name
         try:
             response = call(
-                f"start a run of Glue job {name}", self._glue.get().start_job_run, sleep=self._sleep,
-                JobName=name, Arguments=arguments,
+                f"start a run of Glue job {name}", self._glue.starter().start_job_run, sleep=self._sleep,
+                starts_run=True, JobName=name, Arguments=arguments,
             )
         except LaunchOutcomeUnknownError:
             found = self.find_run(request.submission_id)

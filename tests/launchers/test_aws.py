@@ -57,11 +57,27 @@ def test_the_code_decides_not_the_message(sleeps) -> None:
 def test_a_lost_answer_is_not_a_launch_error(sleeps) -> None:
     fn = Flaky(ReadTimeoutError(endpoint_url="https://glue"))
     with pytest.raises(LaunchOutcomeUnknownError) as caught:
-        call("start", fn, sleep=sleeps)
+        call("start", fn, sleep=sleeps, starts_run=True)
     assert not isinstance(caught.value, LaunchError)  # the gateway must not release the budget
+
+
+def test_a_lost_answer_to_a_read_is_only_a_launch_error(sleeps) -> None:
+    fn = Flaky(ReadTimeoutError(endpoint_url="https://glue"))
+    with pytest.raises(LaunchError, match="try again"):
+        call("read", fn, sleep=sleeps)
 
 
 def test_an_unreachable_endpoint_never_started_anything(sleeps) -> None:
     fn = Flaky(EndpointConnectionError(endpoint_url="https://glue"))
     with pytest.raises(LaunchError, match="could not reach AWS"):
         call("start", fn, sleep=sleeps)
+
+
+def test_runs_are_started_by_a_client_that_never_resends(aws_env) -> None:
+    from gateway.launchers.aws import LazyClient
+
+    lazy = LazyClient("glue", "eu-west-1")
+    assert lazy.get().meta.config.retries["total_max_attempts"] == 5
+    assert lazy.starter().meta.config.retries["total_max_attempts"] == 1
+    injected = object()
+    assert LazyClient("glue", None, injected).starter() is injected
