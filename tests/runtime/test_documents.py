@@ -70,7 +70,7 @@ def test_a_missing_request_in_s3_writes_nothing(s3: Any, capsys: pytest.CaptureF
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
-def test_glue_and_emr_scripts_pass_the_same_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+def _glue_script() -> Any:
     import importlib.util
 
     root = Path(__file__).resolve().parents[2]
@@ -78,6 +78,31 @@ def test_glue_and_emr_scripts_pass_the_same_arguments(monkeypatch: pytest.Monkey
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_on_glue_the_script_uses_get_resolved_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    asked: list[Any] = []
+
+    def get_resolved_options(argv: list[str], names: list[str]) -> dict[str, str]:
+        asked.append((argv, names))
+        return {name: f"<{name}>" for name in names}
+
+    utils = types.ModuleType("awsglue.utils")
+    utils.getResolvedOptions = get_resolved_options  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "awsglue", types.ModuleType("awsglue"))
+    monkeypatch.setitem(sys.modules, "awsglue.utils", utils)
+    resolved = _glue_script().resolve_arguments(["--submission_id", "s-1"])
+    assert asked == [(["dp_query_job.py", "--submission_id", "s-1"], [
+        "submission_id", "request", "output", "granted_blocks", "granted_epsilon", "granted_delta"])]
+    assert resolved[:4] == ["--submission-id", "<submission_id>", "--request", "<request>"]
+
+
+def test_glue_and_emr_scripts_pass_the_same_arguments() -> None:
+    module = _glue_script()
     glue_argv = [
         "--job-language", "python", "--conf", "spark.sql.warehouse.dir=s3://b/w/",  # Glue's own, ignored
         "--submission_id", "s-1", "--request", "s3://b/r.json", "--output", "s3://b/o.json",
