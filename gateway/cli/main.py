@@ -80,8 +80,12 @@ def datasets_add(
     json_out: Json = False,
 ) -> None:
     """Register a data set and its public schema."""
+    gateway = build_gateway(ledger)
+    if launcher is not None and launcher not in gateway.launchers:
+        known = ", ".join(sorted(gateway.launchers))
+        raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
     local = "://" not in path
-    dataset = build_gateway(ledger).add_dataset(
+    dataset = gateway.add_dataset(
         name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher
     )
     if json_out:

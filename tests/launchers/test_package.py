@@ -56,3 +56,16 @@ def test_the_wheel_builds_and_carries_the_runtime(tmp_path) -> None:
     assert wheel.name == "dp_gateway-0.1.0-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
     assert "gateway/runtime/entrypoint.py" in names and "gateway/runtime/documents.py" in names
+
+
+def test_a_data_set_names_a_known_launcher(tmp_path, monkeypatch, capsys: Any) -> None:
+    monkeypatch.setenv("DPGW_LEDGER", str(tmp_path / "ledger"))
+    assert main(["init"]) == 0
+    data = tmp_path / "data.csv"
+    data.write_text("day,v\n2026-10-01,1\n")
+    assert main(["datasets", "add", "d", "--path", str(data), "--time-column", "day", "--format", "csv",
+                 "--launcher", "lambda"]) == 2
+    assert "unknown launcher 'lambda'" in capsys.readouterr().err
+    assert main(["datasets", "add", "d", "--path", str(data), "--time-column", "day", "--format", "csv",
+                 "--launcher", "emr", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["launcher"] == "emr"
