@@ -69,6 +69,7 @@ def test_the_core_stack_deploys_into_moto(cloud: dict[str, Any]) -> None:
     assert operator["AttachmentCount"] == 0  # for the operator to attach
 
 
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # the two types moto skips, checked above
 def test_the_emr_stack_deploys_into_moto(cloud: dict[str, Any]) -> None:
     core = _deploy(cloud, "dpgw-core.yaml", {"BucketName": "team-dp-data", "Prefix": "dp"})
     vpc = cloud["ec2"].create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
