@@ -32,6 +32,7 @@ class Block:
     arrivals: int = 0
     retired: bool = False
     version: int = 1
+    created_at: dt.datetime | None = None  # when the ledger added it: time-based policies unlock from here
 
     @property
     def key(self) -> str:
@@ -64,6 +65,7 @@ class Block:
             "arrivals": self.arrivals,
             "retired": self.retired,
             "version": self.version,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
     @classmethod
@@ -78,6 +80,7 @@ class Block:
             arrivals=int(data["arrivals"]),
             retired=bool(data["retired"]),
             version=int(data["version"]),
+            created_at=dt.datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
         )
 
 
