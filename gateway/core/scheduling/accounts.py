@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 BlockId = Hashable
-Member = tuple[Any, str]  # (arrival, claim id): arrival is a datetime in the ledger, seconds in the simulator
+Member = tuple[Any, Any]  # (arrival, claim id): a datetime and a str in the ledger, floats and ints in the simulator
 
 
 @dataclass(eq=False)
@@ -29,6 +29,7 @@ class Group:
     demands: tuple[Any, ...]  # one demand per block, aligned with ``blocks``
     weight: float = 1.0
     members: deque[Member] = field(default_factory=deque)
+    static_key: tuple[Any, ...] | None = None  # a memo for keys that depend on capacities only (DPF)
 
     @property
     def head(self) -> Member:

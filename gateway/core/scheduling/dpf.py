@@ -19,10 +19,12 @@ from gateway.core.scheduling.unlocking import OverLifetime, PerArrival, UnlockRu
 
 def dominant_share_key(accounts: Accounts) -> GroupKey:
     def key(group: Group) -> tuple[Any, ...]:
-        shares = accounts.shares(group.blocks, group.demands)
-        if group.weight != 1:
-            shares = tuple(s / group.weight for s in shares)
-        return shares
+        if group.static_key is None:  # capacities never change, so neither do shares
+            shares = accounts.shares(group.blocks, group.demands)
+            if group.weight != 1:
+                shares = tuple(s / group.weight for s in shares)
+            group.static_key = shares
+        return group.static_key
 
     return key
 
