@@ -24,6 +24,8 @@ class ArrayAccounts:
         self.retired: list[bool] = []
         self.arrivals: list[int] = []
         self.created: list[float] = []
+        self.held: dict[tuple[int, object], float] = {}  # round robin accumulators (epsilon), counted in used
+        self.waste_held = False  # artifact: a failed claim's accumulations are lost (note 6.2)
 
     def add_block(self, capacity: Sequence[float], created: float) -> int:
         row = np.asarray(capacity, dtype=float)[None, :]
@@ -79,6 +81,28 @@ class ArrayAccounts:
 
     def vector(self, demand: np.ndarray) -> Sequence[float]:
         return demand.tolist()
+
+    def residual(self, block: int) -> float:
+        return float(self.unlocked[block, 0])
+
+    def need(self, block: int, claim: object, demand: np.ndarray) -> float:
+        return float(demand[0]) - self.held.get((block, claim), 0.0)
+
+    def hold(self, block: int, claim: object, demand: np.ndarray, amount: float) -> None:
+        self.unlocked[block, 0] -= amount
+        self.used[block, 0] += amount
+        self.held[(block, claim)] = self.held.get((block, claim), 0.0) + amount
+
+    def complete(self, blocks: Sequence[int], claim: object) -> None:
+        for block in blocks:
+            self.held.pop((block, claim), None)
+
+    def forget(self, blocks: Sequence[int], claim: object) -> None:
+        for block in blocks:
+            amount = self.held.pop((block, claim), 0.0)
+            if amount and not self.waste_held:
+                self.unlocked[block, 0] += amount
+                self.used[block, 0] -= amount
 
     def invariant_holds(self, block: int) -> bool:
         """Basic: used <= capacity in every dimension; RDP: at some alpha (up to the tolerance)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,7 @@ class ReplayOptions:
     alphas: tuple[float, ...] = rdp_curves.SIMULATOR_ALPHAS
     tick: float | None = None  # default: half the mean arrival interval (the artifact's adaptive tick)
     include_delta_in_share: bool = False
+    waste_held: bool = False  # round robin: lose a failed claim's accumulations, as the artifact does
 
 
 def _demands(workload: Workload, options: ReplayOptions) -> list[np.ndarray]:
@@ -60,7 +61,16 @@ def _demands(workload: Workload, options: ReplayOptions) -> list[np.ndarray]:
     return out
 
 
-def replay(workload: Workload, settings: PolicySettings, options: ReplayOptions = ReplayOptions()) -> SimulationReport:
+Observer = Callable[[float, ArrayAccounts, np.ndarray], None]
+
+
+def replay(
+    workload: Workload,
+    settings: PolicySettings,
+    options: ReplayOptions = ReplayOptions(),
+    observe: Observer | None = None,
+) -> SimulationReport:
+    """Run ``workload`` under ``settings``; ``observe(now, accounts, status)`` sees the state after every event."""
     started = time.perf_counter()
     policy = make_policy(settings)
     rule = policy.unlock
@@ -68,7 +78,10 @@ def replay(workload: Workload, settings: PolicySettings, options: ReplayOptions 
         capacity = rdp_curves.block_capacity(workload.block_epsilon, workload.block_delta, options.alphas)
     else:
         capacity = (workload.block_epsilon,)
+    if options.rdp and policy.name.startswith("rr-"):
+        raise GatewayValidationError("round robin has no RDP variant (as in the artifact); drop --rdp or pick dpf/fcfs")
     accounts = ArrayAccounts(len(capacity), options.rdp)
+    accounts.waste_held = options.waste_held
     clock = SimulatedClock()
     demands = _demands(workload, options)
     n_tasks = len(workload.tasks)
@@ -101,6 +114,8 @@ def replay(workload: Workload, settings: PolicySettings, options: ReplayOptions 
         for group in hopeless:
             for _, index in group.members:
                 status[index] = REJECTED
+                accounts.forget(group.blocks, index)
+            dirty.update(group.blocks)  # round robin may have given accumulations back
             group.members.clear()
 
     block_times = workload.block_times()
@@ -161,11 +176,15 @@ def replay(workload: Workload, settings: PolicySettings, options: ReplayOptions 
             if group.members and group.members[0][1] == index:
                 group.members.popleft()
                 status[index] = TIMED_OUT
+                accounts.forget(group.blocks, index)
+                dirty.update(group.blocks)
         if policy.batched:
             if on_tick:
                 pass_over([g for g in groups.values() if g.members])
                 dirty.clear()
                 fresh.clear()
+            if observe is not None:
+                observe(now, accounts, status)
             continue
         if dirty or fresh:
             candidates = {id(g): g for g in fresh if g.members}
@@ -175,6 +194,8 @@ def replay(workload: Workload, settings: PolicySettings, options: ReplayOptions 
             fresh.clear()
             if candidates:
                 pass_over(list(candidates.values()))
+        if observe is not None:
+            observe(now, accounts, status)
 
     mice = np.fromiter((t.mice for t in workload.tasks), dtype=bool, count=n_tasks)
     many = np.fromiter((t.blocks > 1 for t in workload.tasks), dtype=bool, count=n_tasks)

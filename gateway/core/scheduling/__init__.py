@@ -6,7 +6,7 @@ and the simulator (float arrays, basic or RDP) run the very same code. Importing
 registers the built-in policies: dpf-n, dpf-t, fcfs, rr-n, rr-t, dpack.
 """
 
-from gateway.core.scheduling import dpack, dpf, fcfs
+from gateway.core.scheduling import dpack, dpf, fcfs, round_robin
 from gateway.core.scheduling.accounts import Accounts, Group
 from gateway.core.scheduling.admission import (
     GroupPass,
@@ -34,5 +34,6 @@ __all__ = [
     "hopeless_reason",
     "infeasible_reason",
     "make_policy",
+    "round_robin",
     "run_pass",
 ]

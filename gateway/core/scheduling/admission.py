@@ -108,6 +108,8 @@ def run_pass(pending: Iterable[Request], blocks: Mapping[str, Block], policy: Sc
     outcome = PassOutcome(admitted=[member[1] for _, member in result.admitted])
     for group in result.hopeless:
         for _, claim_id in group.members:
+            if hasattr(accounts, "forget"):
+                accounts.forget(group.blocks, claim_id)
             reason = hopeless_reason(requests[claim_id].demands(), accounts.blocks)
             outcome.rejected[claim_id] = reason or "its blocks can never serve it"
     outcome.blocks = accounts.changed()

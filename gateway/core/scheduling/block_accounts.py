@@ -78,5 +78,52 @@ class BlockAccounts:
     def vector(self, demand: Budget) -> tuple[float, ...]:
         return (float(demand.epsilon),)
 
+    # round robin: accumulators live in the block's ``held`` map and already count as allocated
+
+    def residual(self, block: str) -> float:
+        return float(self.blocks[block].unlocked.epsilon)
+
+    def need(self, block: str, claim: str, demand: Budget) -> float:
+        """The epsilon still missing, or its delta counterpart if delta lags behind (both fill in proportion)."""
+        held = self.blocks[block].held.get(claim, Budget())
+        missing = demand - held
+        lag = missing.delta / demand.delta * demand.epsilon if demand.delta > 0 else Decimal(0)
+        return float(max(missing.epsilon, lag))
+
+    def hold(self, block: str, claim: str, demand: Budget, amount: float) -> None:
+        b = self.blocks[block]
+        held = b.held.get(claim, Budget())
+        missing = demand - held
+        eps = min(missing.epsilon, quantize_down(Decimal(amount)), b.unlocked.epsilon)
+        if missing.epsilon > 0 and eps < missing.epsilon:
+            dlt = quantize_down(missing.delta * eps / missing.epsilon)
+        else:
+            dlt = missing.delta
+        give = Budget(eps, min(dlt, b.unlocked.delta))
+        if give.is_zero():
+            return
+        self.blocks[block] = replace(
+            b,
+            unlocked=b.unlocked - give,
+            allocated=b.allocated + give,
+            held={**b.held, claim: held + give},
+        )
+
+    def complete(self, blocks: Sequence[str], claim: str) -> None:
+        for key in blocks:
+            b = self.blocks[key]
+            self.blocks[key] = replace(b, held={c: a for c, a in b.held.items() if c != claim})
+
+    def forget(self, blocks: Sequence[str], claim: str) -> None:
+        """Give a leaving claim's accumulations back to the unlocked budget."""
+        for key in blocks:
+            b = self.blocks[key]
+            held = b.held.get(claim)
+            if held is not None:
+                rest = {c: a for c, a in b.held.items() if c != claim}
+                self.blocks[key] = replace(
+                    b, unlocked=b.unlocked + held, allocated=b.allocated - held, held=rest
+                )
+
     def changed(self) -> dict[str, Block]:
         return {k: b.check() for k, b in self.blocks.items() if b != self._original[k]}
