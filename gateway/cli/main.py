@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.status import Status
 
 from gateway.cli import render
+from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
@@ -31,6 +32,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.command()(simulate)
 
 Ledger = Annotated[
     str | None,

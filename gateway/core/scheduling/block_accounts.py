@@ -15,6 +15,8 @@ from fractions import Fraction
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget, quantize_down
 
+_NEARLY = 1e-12
+
 
 def _times(value: Decimal, fraction: Fraction | float) -> Decimal:
     if isinstance(fraction, Fraction):
@@ -88,13 +90,17 @@ class BlockAccounts:
         held = self.blocks[block].held.get(claim, Budget())
         missing = demand - held
         lag = missing.delta / demand.delta * demand.epsilon if demand.delta > 0 else Decimal(0)
-        return float(max(missing.epsilon, lag))
+        value = max(missing.epsilon, lag)
+        return max(float(value), 2 * _NEARLY) if value > 0 else 0.0  # exact: never "met" while anything is missing
 
     def hold(self, block: str, claim: str, demand: Budget, amount: float) -> None:
         b = self.blocks[block]
         held = b.held.get(claim, Budget())
         missing = demand - held
-        eps = min(missing.epsilon, quantize_down(Decimal(amount)), b.unlocked.epsilon)
+        eps = min(missing.epsilon, quantize_down(Decimal(repr(amount))))
+        if missing.epsilon - eps <= Decimal(_NEARLY):  # float water-filling rounds: give the exact rest
+            eps = missing.epsilon
+        eps = min(eps, b.unlocked.epsilon)
         if missing.epsilon > 0 and eps < missing.epsilon:
             dlt = quantize_down(missing.delta * eps / missing.epsilon)
         else:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -70,7 +71,7 @@ class BlockSteps:
         if block.retired or not self.unlock.time_based:
             return block
         created = block.created_at or dt.datetime.combine(block.day, dt.time(), dt.UTC)
-        step = self.unlock.at((now - created).total_seconds())
+        step = self.unlock.at(Fraction((now - created) // dt.timedelta(microseconds=1), 10**6))
         return block if step is None else release(block, *step)
 
 

@@ -23,7 +23,9 @@ class UnlockRule(Protocol):
 
     def after_arrival(self, arrivals: int) -> Release | None: ...
 
-    def at(self, elapsed: float) -> Release | None: ...
+    def at(self, elapsed: float | Fraction) -> Release | None:
+        """``elapsed`` seconds since the block's creation: an exact Fraction (ledger) or a float (simulator)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,14 @@ class OverLifetime:
     def after_arrival(self, arrivals: int) -> Release | None:
         return None
 
-    def at(self, elapsed: float) -> Release | None:
+    def at(self, elapsed: float | Fraction) -> Release | None:
         if elapsed >= self.lifetime:
             return Fraction(1), True
         if elapsed <= 0:
             return Fraction(0), False
         if self.steps is None:
-            return elapsed / self.lifetime, False  # a float: time itself is a float
+            if isinstance(elapsed, Fraction):  # the ledger's exact clock
+                return elapsed / Fraction(self.lifetime), False
+            return elapsed / self.lifetime, False  # the simulator's float clock
         done = math.floor(elapsed * self.steps / self.lifetime + 1e-9)  # float-epsilon steps count (note 10.1)
         return Fraction(min(done, self.steps), self.steps), done >= self.steps
