@@ -38,6 +38,7 @@ def simulate(
     timeout: Annotated[float | None, typer.Option(help="Override the workload's wait limit (seconds).")] = None,
     block_interval: Annotated[float | None, typer.Option(help="Trace files: a new block every S seconds.")] = None,
     initial_blocks: Annotated[int | None, typer.Option(help="Trace files: blocks at t=0.")] = None,
+    rr_waste: Annotated[bool, typer.Option(help="Round robin loses a failed claim's holdings (artifact).")] = False,
     sweep: Annotated[str | None, typer.Option(help="Sweep N or T, e.g. n=1,50,100 or t=30,60.")] = None,
     plot_file: Annotated[Path | None, typer.Option("--plot", help="With --sweep: granted vs N/T as a PNG.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
@@ -50,7 +51,7 @@ def simulate(
     load = resolve(
         workload, rdp, seed, jitter, timeout=timeout, block_interval=block_interval, initial_blocks=initial_blocks
     )
-    options = ReplayOptions(rdp=rdp, alphas=load.alphas or curves.alpha_set(alphas))
+    options = ReplayOptions(rdp=rdp, alphas=load.alphas or curves.alpha_set(alphas), waste_held=rr_waste)
     policies = [p.strip() for p in policy.split(",") if p.strip()]
     if sweep is not None:
         axis, values = parse_sweep(sweep)

@@ -51,12 +51,10 @@ class ArrayAccounts:
         return True
 
     def shares(self, blocks: Sequence[int], demands: Sequence[np.ndarray]) -> tuple[float, ...]:
-        values: list[float] = []
-        for block, demand in zip(blocks, demands, strict=True):
-            cap = self.capacity[block]
-            positive = cap > 0
-            values.extend((demand[positive] / cap[positive]).tolist())
-        return tuple(sorted(values, reverse=True))
+        cap = self.capacity[list(blocks)]
+        positive = cap > 0
+        values = np.asarray(demands)[positive] / cap[positive]
+        return tuple(np.sort(values)[::-1].tolist())
 
     def fits(self, blocks: Sequence[int], demands: Sequence[np.ndarray]) -> bool:
         if len(blocks) == 1:

@@ -32,7 +32,6 @@ class ReplayOptions:
     rdp: bool = False
     alphas: tuple[float, ...] = rdp_curves.SIMULATOR_ALPHAS
     tick: float | None = None  # default: half the mean arrival interval (the artifact's adaptive tick)
-    include_delta_in_share: bool = False
     waste_held: bool = False  # round robin: lose a failed claim's accumulations, as the artifact does
 
 
