@@ -103,7 +103,7 @@ def replay(
             delays[index] = clock.now - arrival
             touched.update(b for b in group.blocks if accounts.retired[b])
         hopeless = result.hopeless
-        if touched:  # a retired block that lost budget may have made other waiting groups hopeless
+        if touched and not policy.holds_budget:  # a retired block that lost budget may doom other groups
             seen = set(map(id, candidates))
             for block in touched:
                 hopeless += [

@@ -75,6 +75,7 @@ class DPackPolicy(BlockSteps):
     include_delta_in_share: bool = False
     name: str = "dpack"
     batched: bool = True
+    holds_budget: bool = False
 
     @property
     def unlock(self) -> UnlockRule:  # type: ignore[override]

@@ -35,6 +35,7 @@ class DpfNPolicy(BlockSteps):
     include_delta_in_share: bool = False
     name: str = "dpf-n"
     batched: bool = False
+    holds_budget: bool = False
 
     @property
     def unlock(self) -> UnlockRule:  # type: ignore[override]
@@ -50,6 +51,7 @@ class DpfTPolicy(BlockSteps):
     include_delta_in_share: bool = False
     name: str = "dpf-t"
     batched: bool = False
+    holds_budget: bool = False
 
     @property
     def unlock(self) -> UnlockRule:  # type: ignore[override]

@@ -25,6 +25,7 @@ class FcfsPolicy(BlockSteps):
     include_delta_in_share: bool = False
     name: str = "fcfs"
     batched: bool = False
+    holds_budget: bool = False
 
     @property
     def unlock(self) -> UnlockRule:  # type: ignore[override]

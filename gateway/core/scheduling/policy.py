@@ -38,15 +38,24 @@ class SchedulingPolicy(Protocol):
     """Ordering + admission: how blocks release budget, and who gets it.
 
     ``unlock`` releases budget (per arrival, over time, or all at once); ``admit`` runs one pass over
-    the pending groups against the accounts. ``batched`` policies only run passes on clock ticks.
+    the pending groups against the accounts. ``batched`` policies only run passes on clock ticks;
+    ``holds_budget`` policies (round robin) hand budget out to waiting claims, so only their own pass
+    can tell a hopeless claim. The block steps apply ``unlock`` to the ledger's Decimal blocks.
     """
 
     name: str
     unlock: UnlockRule
     include_delta_in_share: bool
     batched: bool
+    holds_budget: bool
 
     def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass: ...
+
+    def initial_block(self, capacity: Budget) -> tuple[Budget, bool]: ...
+
+    def on_arrival(self, block: Block) -> Block: ...
+
+    def on_clock(self, block: Block, now: dt.datetime) -> Block: ...
 
 
 class BlockSteps:

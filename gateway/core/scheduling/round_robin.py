@@ -86,6 +86,7 @@ class RoundRobinPolicy(BlockSteps):
     lifetime: float | None = None
     include_delta_in_share: bool = False
     batched: bool = False
+    holds_budget: bool = True
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -125,3 +125,14 @@ def test_settings_select_every_policy_by_name():
         PolicySettings(policy="dpf-t", lifetime="soon")
     with pytest.raises(GatewayValidationError, match="unknown scheduling policy"):
         PolicySettings(policy="lottery")
+
+
+def test_weighted_dpf_divides_shares_by_weight():
+    acc = ArrayAccounts(1, rdp=False)
+    acc.add_block([1.0], 0.0)
+    acc.release(0, 1, True)
+    small, big = Group((0,), (np.array([0.4]),)), Group((0,), (np.array([0.7]),), weight=2.0)
+    small.members.append((1.0, "small"))
+    big.members.append((2.0, "big"))
+    result = DpfNPolicy(n=1).admit([small, big], acc)
+    assert [m[1] for _, m in result.admitted] == ["big"]  # share 0.7/2 < 0.4: the heavier claim goes first
