@@ -75,6 +75,9 @@ def plot(reports: Sequence[SimulationReport], axis: str, path: Path, title: str)
         mine = [r for r in reports if r.policy == policy]
         xs = [r.n if axis == "n" else r.lifetime or r.n for r in mine]
         ax.plot(xs, [r.granted for r in mine], marker="o", label=policy)
+    xs_all = [x for line in ax.get_lines() for x in line.get_xdata() if x and x > 0]
+    if xs_all and max(xs_all) / min(xs_all) >= 100:
+        ax.set_xscale("log")  # N spans orders of magnitude (1 ... 10,000)
     ax.set_xlabel("N (arrivals that unlock a block)" if axis == "n" else "T (seconds)")
     ax.set_ylabel("granted tasks")
     ax.set_title(title)
