@@ -111,6 +111,9 @@ def run_pass(pending: Iterable[Request], blocks: Mapping[str, Block], policy: Sc
             if hasattr(accounts, "forget"):
                 accounts.forget(group.blocks, claim_id)
             reason = hopeless_reason(requests[claim_id].demands(), accounts.blocks)
-            outcome.rejected[claim_id] = reason or "its blocks can never serve it"
+            outcome.rejected[claim_id] = reason or (
+                "a block it reads has released all its budget and too little is left for the rest of its "
+                "demand; resubmit with a smaller epsilon or on newer blocks"
+            )
     outcome.blocks = accounts.changed()
     return outcome
