@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["overhead.py", "--submissions", "1000"],
     ["e2e.py", "--repeat", "2"],
+    ["sweep.py"],
 ]
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from rich.status import Status
 
 from gateway.cli import render
 from gateway.cli.package import package_command
+from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
@@ -32,6 +33,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.command()(simulate)
 
 Ledger = Annotated[
     str | None,
@@ -49,13 +51,16 @@ def build_gateway(ledger: str | None) -> Gateway:
 @app.command()
 def init(
     ledger: Ledger = None,
-    policy: Annotated[str, typer.Option(help="Scheduling policy: dpf-n or fcfs.")] = "dpf-n",
-    n: Annotated[int, typer.Option("--n", help="DPF-N: arrivals per block that unlock its whole budget.")] = 10,
+    policy: Annotated[str, typer.Option(help="Scheduling policy: dpf-n, dpf-t, fcfs, rr-n, rr-t or dpack.")] = "dpf-n",
+    n: Annotated[int, typer.Option("--n", help="DPF-N/RR-N: arrivals per block that unlock it; DPack: steps.")] = 10,
+    lifetime: Annotated[
+        str | None, typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h.")
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """Create a ledger."""
     try:
-        settings = PolicySettings(policy=policy, n=n)
+        settings = PolicySettings(policy=policy, n=n, lifetime=lifetime)
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
     build_gateway(ledger).init(settings)
@@ -63,7 +68,8 @@ def init(
     if json_out:
         render.print_json({"ledger": url, "settings": settings.model_dump()})
     else:
-        render.console.print(f"Created ledger at {url} (policy {settings.policy}, N={settings.n})")
+        timing = f", lifetime {settings.lifetime:g}s" if settings.lifetime is not None else ""
+        render.console.print(f"Created ledger at {url} (policy {settings.policy}, N={settings.n}{timing})")
 
 
 @datasets_app.command("add")
