@@ -11,6 +11,7 @@ BENCHES = [
     ["overhead.py", "--submissions", "1000"],
     ["e2e.py", "--repeat", "2"],
     ["ledger_throughput.py", "--clients", "1", "4", "16"],
+    ["sweep.py"],
 ]
 
 if __name__ == "__main__":

@@ -86,6 +86,23 @@ class JobFailedError(LaunchError):
     """A job ran and failed; its budget stays charged because it may have read data."""
 
 
+class LaunchRejectedError(LaunchError):
+    """The compute service refused to start the run (concurrency or quota limit, bad job definition).
+
+    A refused start provably never ran, so the gateway releases the claim's budget; submit again later.
+    """
+
+
+class LaunchOutcomeUnknownError(GatewayError):
+    """A start request was sent but its answer was lost: the run may or may not exist.
+
+    Deliberately not a ``LaunchError``: the budget must stay reserved until reconciliation finds the run
+    (``Launcher.find_run``) or proves there is none.
+    """
+
+    exit_code = 4
+
+
 class EngineNotInstalledError(GatewayError):
     """A DP engine's library is missing from this environment."""
 

@@ -125,13 +125,20 @@ class Gateway:
         self.store.create(settings)
 
     def add_dataset(
-        self, name: str, path: str, fmt: DataFormat, time_column: str, period: BlockPeriod = BlockPeriod.DAY
+        self,
+        name: str,
+        path: str,
+        fmt: DataFormat,
+        time_column: str,
+        period: BlockPeriod = BlockPeriod.DAY,
+        launcher: str | None = None,
     ) -> Dataset:
         self.store.load()  # fail early, before inspecting data, if there is no ledger
         columns = self.inspect(path, fmt)
         try:
             dataset = Dataset(
-                name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns
+                name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns,
+                launcher=launcher,
             )
         except ValidationError as exc:
             problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
@@ -150,12 +157,12 @@ class Gateway:
 
     def submit(self, spec: QuerySpec, launcher: str | None = None) -> Claim:
         """Validate, persist as pending (or return the earlier submission of the same client id), schedule."""
-        launcher = launcher or self.default_launcher
+        state = self.store.load()
+        launcher = launcher or state.dataset(spec.dataset).launcher or self.default_launcher
         if launcher not in self.launchers:
             raise GatewayValidationError(
                 f"unknown launcher {launcher!r}; available: {', '.join(sorted(self.launchers))}"
             )
-        state = self.store.load()
         claim = core.prepare_claim(state, spec, self.clock(), submission_id_for(spec), launcher)
         existing = core.existing_submission(state, claim)
         if existing is not None:

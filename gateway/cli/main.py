@@ -13,16 +13,18 @@ from pydantic import ValidationError
 from rich.status import Status
 
 from gateway.cli import audit, render
+from gateway.cli.package import package_command
+from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import load_spec_text
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
-from gateway.launchers import LocalSparkLauncher
+from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
-from gateway.sources import inspect_columns
+from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="dp-gateway: DP queries under a privacy-budget ledger."
@@ -31,6 +33,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.command()(simulate)
 app.command("audit")(audit.audit)
 
 Ledger = Annotated[
@@ -47,19 +50,22 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, {"local": LocalSparkLauncher(workdir)}, inspect=inspect_columns)
+    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns)
 
 
 @app.command()
 def init(
     ledger: Ledger = None,
-    policy: Annotated[str, typer.Option(help="Scheduling policy: dpf-n or fcfs.")] = "dpf-n",
-    n: Annotated[int, typer.Option("--n", help="DPF-N: arrivals per block that unlock its whole budget.")] = 10,
+    policy: Annotated[str, typer.Option(help="Scheduling policy: dpf-n, dpf-t, fcfs, rr-n, rr-t or dpack.")] = "dpf-n",
+    n: Annotated[int, typer.Option("--n", help="DPF-N/RR-N: arrivals per block that unlock it; DPack: steps.")] = 10,
+    lifetime: Annotated[
+        str | None, typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h.")
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """Create a ledger."""
     try:
-        settings = PolicySettings(policy=policy, n=n)
+        settings = PolicySettings(policy=policy, n=n, lifetime=lifetime)
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
     build_gateway(ledger).init(settings)
@@ -67,7 +73,8 @@ def init(
     if json_out:
         render.print_json({"ledger": url, "settings": settings.model_dump()})
     else:
-        render.console.print(f"Created ledger at {url} (policy {settings.policy}, N={settings.n})")
+        timing = f", lifetime {settings.lifetime:g}s" if settings.lifetime is not None else ""
+        render.console.print(f"Created ledger at {url} (policy {settings.policy}, N={settings.n}{timing})")
 
 
 @datasets_app.command("add")
@@ -77,11 +84,21 @@ def datasets_add(
     time_column: Annotated[str, typer.Option("--time-column", help="Date or timestamp column that defines blocks.")],
     fmt: Annotated[DataFormat, typer.Option("--format")] = DataFormat.PARQUET,
     block_period: Annotated[BlockPeriod, typer.Option("--block-period")] = BlockPeriod.DAY,
+    launcher: Annotated[
+        str | None, typer.Option(help="Default launcher of its queries: local, glue or emr (default local).")
+    ] = None,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
     """Register a data set and its public schema."""
-    dataset = build_gateway(ledger).add_dataset(name, str(Path(path).resolve()), fmt, time_column, block_period)
+    gateway = build_gateway(ledger)
+    if launcher is not None and launcher not in gateway.launchers:
+        known = ", ".join(sorted(gateway.launchers))
+        raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
+    local = "://" not in path
+    dataset = gateway.add_dataset(
+        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher
+    )
     if json_out:
         render.print_json(dataset.model_dump(mode="json"))
     else:
@@ -144,7 +161,9 @@ def _read_spec(path: Path) -> str:
 def submit(
     spec_file: Annotated[Path, typer.Argument(help="Query spec (YAML or JSON).")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the job to finish if it is admitted.")] = False,
-    launcher: Annotated[str, typer.Option(help="Where to run the job.")] = "local",
+    launcher: Annotated[
+        str | None, typer.Option(help="Where to run the job: local, glue or emr (default: the data set's, else local).")
+    ] = None,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
@@ -221,6 +240,9 @@ def demo(
     from gateway.demo import run_demo
 
     run_demo(workdir)
+
+
+app.command("package")(package_command)
 
 
 def main(argv: list[str] | None = None) -> int:

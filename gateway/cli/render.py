@@ -7,8 +7,9 @@ import shutil
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
@@ -106,19 +107,19 @@ def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
     return table
 
 
-def result_table(claim: Claim) -> Table:
+def result_table(claim: Claim) -> Group:
+    """The private answer: a heading line (a table title would wrap to the narrow table) and one row per key."""
     result = claim.result or {}
     spent = Budget.from_json(result["spent"])
     agg = claim.spec.aggregate
-    title = (
+    heading = (
         f"{claim.id} · {claim.analyst} · {claim.spec.engine.value} · {agg.function.value}"
         f"{'(' + agg.column + ')' if agg.column else ''} · spent {spent} on {len(claim.blocks)} block(s)"
     )
-    table = Table(title=title)
+    table = Table()
     table.add_column(claim.spec.group_by.column if claim.spec.group_by else "group")
     table.add_column("private value", justify="right")
     for row in result["values"]:
         table.add_row("(all)" if row["key"] is None else str(row["key"]), f"{row['value']:,.3f}")
-    for note in result.get("notes") or []:
-        table.caption = (table.caption + "\n" if table.caption else "") + note
-    return table
+    notes = [Text(note, style="dim") for note in result.get("notes") or []]
+    return Group(Text(heading, style="bold"), table, *notes)

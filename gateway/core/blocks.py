@@ -2,14 +2,15 @@
 
 A block's capacity splits into four accounts (PrivateKube's εG = εL + εU + εA + εC): *locked*
 (not yet released by the policy), *unlocked* (admittable now), *allocated* (reserved by admitted
-claims whose jobs have not finished) and *consumed* (spent by finished jobs). Locked is derived.
+claims whose jobs have not finished, or accumulated by claims waiting under round robin: ``held``)
+and *consumed* (spent by finished jobs). Locked is derived.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.budget import Budget
@@ -32,6 +33,8 @@ class Block:
     arrivals: int = 0
     retired: bool = False
     version: int = 1
+    created_at: dt.datetime | None = None  # when the ledger added it: time-based policies unlock from here
+    held: dict[str, Budget] = field(default_factory=dict)  # round robin: budget accumulated per waiting claim
 
     @property
     def key(self) -> str:
@@ -64,6 +67,8 @@ class Block:
             "arrivals": self.arrivals,
             "retired": self.retired,
             "version": self.version,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "held": {claim: amount.to_json() for claim, amount in self.held.items()},
         }
 
     @classmethod
@@ -78,6 +83,8 @@ class Block:
             arrivals=int(data["arrivals"]),
             retired=bool(data["retired"]),
             version=int(data["version"]),
+            created_at=dt.datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
+            held={claim: Budget.from_json(amount) for claim, amount in (data.get("held") or {}).items()},
         )
 
 

@@ -63,6 +63,8 @@ class Dataset(BaseModel):
     time_column: str
     block_period: BlockPeriod = BlockPeriod.DAY
     columns: dict[str, ColumnType] = Field(min_length=1)
+    # Where its queries run unless a submission says otherwise (``local``, ``glue``, ``emr``); None: local.
+    launcher: str | None = None
 
     @field_validator("name")
     @classmethod

@@ -169,7 +169,7 @@ def add_blocks(
             "a block's capacity is fixed once added"
         )
     unlocked, retired = make_policy(state.settings).initial_block(capacity)
-    blocks = [replace(b, retired=retired) for b in new_blocks(dataset, days, capacity, unlocked)]
+    blocks = [replace(b, retired=retired, created_at=now) for b in new_blocks(dataset, days, capacity, unlocked)]
     event = AuditEvent(now, "blocks-added", blocks=tuple(b.key for b in blocks), amount=capacity)
     return state.with_(blocks=blocks), [event]
 
@@ -226,8 +226,11 @@ def arrive(state: LedgerState, claim: Claim, now: dt.datetime) -> Step:
 
 
 def schedule(state: LedgerState, now: dt.datetime) -> Step:
-    """One admission pass over every pending claim."""
-    outcome = run_pass(state.pending(), state.blocks, make_policy(state.settings))
+    """Release what the clock has unlocked (time-based policies), then one admission pass over every pending claim."""
+    policy = make_policy(state.settings)
+    if policy.unlock.time_based:
+        state = state.with_(blocks=[policy.on_clock(b, now) for b in state.blocks.values() if not b.retired])
+    outcome = run_pass(state.pending(), state.blocks, policy)
     events: list[AuditEvent] = []
     claims: list[Claim] = []
     for claim_id in outcome.admitted:

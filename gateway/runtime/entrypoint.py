@@ -1,8 +1,9 @@
 """The job entry point, the same on local Spark, AWS Glue and EMR.
 
 It reads a ``JobRequest``, answers it on exactly the granted blocks with exactly the granted budget,
-and writes one ``JobOutcome`` to ``request.output``. It imports no ledger, launcher or AWS code: the
-gateway trusts only the outcome document, and the in-job accountant is a second line of defence.
+and writes one ``JobOutcome`` to ``request.output``. It imports no ledger or launcher code, and
+boto3 only for ``s3://`` documents (Glue, EMR): the gateway trusts only the outcome document, and the
+in-job accountant is a second line of defence.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ import datetime as dt
 import json
 import os
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
 from gateway.core.jobs import GrantedBudget, JobError, JobOutcome, JobRequest, JobResult
 from gateway.engines import engine_for
 from gateway.errors import BudgetExceededError, GatewayError, GatewayValidationError
+from gateway.runtime import documents
 from gateway.runtime.reader import read_granted_blocks, spec_columns
 
 if TYPE_CHECKING:
@@ -110,28 +110,13 @@ def build_spark(app_name: str) -> SparkSession:
 
 
 def write_outcome(outcome: JobOutcome, output: str) -> None:
-    """Write the outcome atomically: readers see no file or the whole file, never half of one.
+    """Write the outcome atomically (a local path or ``s3://``): readers see no document or all of it.
 
     NaN values (an engine may return one, with a note) are written as the ``NaN`` token that Python's
     ``json`` and pydantic read back; ``model_dump_json`` would turn them into ``null`` and make the
     outcome unreadable.
     """
-    parsed = urlparse(output)
-    if parsed.scheme not in ("", "file"):
-        raise GatewayValidationError(f"cannot write the outcome to {output}: only local paths are supported")
-    path = Path(parsed.path if parsed.scheme else output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(outcome.model_dump(mode="json"), indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    documents.write_text(output, json.dumps(outcome.model_dump(mode="json"), indent=2))
 
 
 def _failed(submission_id: str, exc: BaseException) -> JobOutcome:
@@ -148,7 +133,29 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--submission-id", required=True, help="the request's submission id (shown in the process list)"
     )
+    # Optional copies of the grant, as Glue/EMR show them in the run's arguments; when given they must
+    # match the request document, or the job refuses to run (the document was changed after launch).
+    parser.add_argument("--blocks", help="granted days, comma-separated ISO dates")
+    parser.add_argument("--epsilon", help="granted epsilon")
+    parser.add_argument("--delta", help="granted delta")
+    parser.add_argument("--output", help="where the outcome goes")
     return parser.parse_args(argv)
+
+
+def _check_arguments(request: JobRequest, args: argparse.Namespace) -> None:
+    """The run's arguments and the request document must describe the same grant."""
+    expected = {
+        "blocks": ",".join(d.isoformat() for d in request.blocks),
+        "epsilon": str(request.granted.epsilon),
+        "delta": str(request.granted.delta),
+        "output": request.output,
+    }
+    for name, value in expected.items():
+        given = getattr(args, name)
+        if given is not None and given != value:
+            raise GatewayValidationError(
+                f"the run's --{name} {given!r} differs from the request document's {value!r}; refusing to run"
+            )
 
 
 class _UnusableRequestError(GatewayValidationError):
@@ -162,8 +169,8 @@ class _UnusableRequestError(GatewayValidationError):
 def _load_request(path: str, submission_id: str) -> JobRequest:
     """Read the request, checking it is the one named on the command line."""
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = json.loads(documents.read_text(path))
+    except (OSError, ValueError, GatewayValidationError) as exc:
         raise _UnusableRequestError(f"cannot read the request at {path}: {exc}") from exc
     found = raw.get("submission_id") if isinstance(raw, dict) else None
     if found != submission_id:
@@ -197,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         error = GatewayValidationError(str(exc))  # recorded under the public error type
         return _report(_failed(args.submission_id, error), exc.output)
     try:
+        _check_arguments(request, args)
         spark = build_spark(f"dpgw-{request.submission_id}")
         result = run_job(spark, request)
         outcome = JobOutcome(submission_id=request.submission_id, status="succeeded", result=result)

@@ -1,13 +1,63 @@
-"""One admission pass, shared by every policy: best effort, all-or-nothing, no head-of-line blocking."""
+"""One admission pass, shared by every greedy policy: best effort, all-or-nothing, no head-of-line blocking.
+
+``greedy_pass`` is the algorithm (over the ``Accounts`` port, used by the ledger and the simulator);
+``run_pass`` adapts it to the ledger's Decimal ``Block`` records.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
+from gateway.core.scheduling.accounts import Accounts, Group, Member
+from gateway.core.scheduling.block_accounts import BlockAccounts
 from gateway.core.scheduling.policy import Request, SchedulingPolicy
+
+GroupKey = Callable[[Group], tuple[Any, ...]]
+
+
+@dataclass
+class GroupPass:
+    admitted: list[tuple[Group, Member]] = field(default_factory=list)
+    hopeless: list[Group] = field(default_factory=list)  # still waiting, and can never be served
+
+
+def greedy_pass(groups: Sequence[Group], accounts: Accounts, key: GroupKey, check_hopeless: bool = True) -> GroupPass:
+    """Try claims in (policy key, arrival) order; admit each whose demand fits on all its blocks.
+
+    Admitted members are popped from their group. Unlocked budget only shrinks during a pass, so a group
+    whose head does not fit is done for this pass (its other members are identical).
+    """
+    heap = [(key(g), g.head[0], g.head[1], i) for i, g in enumerate(groups) if g.members]
+    heapq.heapify(heap)
+    out = GroupPass()
+    while heap:
+        k, _, _, i = heapq.heappop(heap)
+        group = groups[i]
+        if not accounts.fits(group.blocks, group.demands):
+            continue
+        accounts.allocate(group.blocks, group.demands)
+        out.admitted.append((group, group.members.popleft()))
+        if group.members:
+            heapq.heappush(heap, (k, group.head[0], group.head[1], i))
+    if check_hopeless:
+        out.hopeless = [g for g in groups if g.members and hopeless_block(g, accounts) is not None]
+    return out
+
+
+def hopeless_block(group: Group, accounts: Accounts) -> Any:
+    """A retired block never unlocks more, so a demand it cannot serve now will never be served (note §7)."""
+    for block, demand in zip(group.blocks, group.demands, strict=True):
+        if accounts.is_retired(block) and not accounts.fits_block(block, demand):
+            return block
+    return None
+
+
+# --- the ledger's adapter --------------------------------------------------------------------------
 
 
 @dataclass
@@ -27,7 +77,7 @@ def infeasible_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]
 
 
 def hopeless_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]) -> str | None:
-    """A retired block never unlocks more, so a claim it cannot serve now will never be served."""
+    """Why a waiting claim will never be served: one of its blocks is retired and cannot serve it now."""
     for key, demand in demands.items():
         block = blocks[key]
         if block.retired and not demand.fits_in(block.unlocked):
@@ -38,27 +88,32 @@ def hopeless_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]) 
     return None
 
 
-def run_pass(pending: Iterable[Request], blocks: Mapping[str, Block], policy: SchedulingPolicy) -> PassOutcome:
-    """Try pending claims in the policy's order; admit each one whose demand fits on all its blocks."""
-    work = dict(blocks)
-    outcome = PassOutcome()
-    waiting: list[Request] = []
-    for request in sorted(pending, key=lambda r: policy.sort_key(r, blocks)):
+def group_requests(pending: Iterable[Request]) -> list[Group]:
+    groups: dict[tuple[Any, ...], Group] = {}
+    for request in sorted(pending, key=lambda r: (r.submitted_at, r.id)):
         demands = request.demands()
-        if all(d.fits_in(work[k].unlocked) for k, d in demands.items()):
-            for key, demand in demands.items():
-                block = work[key]
-                work[key] = replace(block, unlocked=block.unlocked - demand, allocated=block.allocated + demand)
-            outcome.admitted.append(request.id)
-        else:
-            waiting.append(request)
-    for request in waiting:
-        reason = hopeless_reason(request.demands(), work)
-        if reason is not None:
-            outcome.rejected[request.id] = reason
-    outcome.blocks = {
-        key: block.check()
-        for key, block in work.items()
-        if block != blocks[key]
-    }
+        blocks, amounts = tuple(demands), tuple(demands.values())
+        weight = float(getattr(request, "weight", 1.0))
+        group = groups.setdefault((blocks, amounts, weight), Group(blocks, amounts, weight))
+        group.members.append((request.submitted_at, request.id))
+    return list(groups.values())
+
+
+def run_pass(pending: Iterable[Request], blocks: Mapping[str, Block], policy: SchedulingPolicy) -> PassOutcome:
+    """One pass of ``policy`` over the ledger's pending claims and exact Decimal blocks."""
+    requests = {r.id: r for r in pending}
+    accounts = BlockAccounts(blocks, include_delta_in_share=policy.include_delta_in_share)
+    groups = group_requests(requests.values())
+    result = policy.admit(groups, accounts)
+    outcome = PassOutcome(admitted=[member[1] for _, member in result.admitted])
+    for group in result.hopeless:
+        for _, claim_id in group.members:
+            if hasattr(accounts, "forget"):
+                accounts.forget(group.blocks, claim_id)
+            reason = hopeless_reason(requests[claim_id].demands(), accounts.blocks)
+            outcome.rejected[claim_id] = reason or (
+                "a block it reads has released all its budget and too little is left for the rest of its "
+                "demand; resubmit with a smaller epsilon or on newer blocks"
+            )
+    outcome.blocks = accounts.changed()
     return outcome

@@ -1,58 +1,71 @@
-"""DPF-N: Dominant Private Block Fairness with unlocking per arrival (PrivateKube, OSDI'21, Alg. 1).
+"""DPF: Dominant Private Block Fairness (PrivateKube, OSDI'21, Alg. 1-3), unlocking per arrival (N) or over time (T).
 
-Each claim arriving on a block unlocks εG/N of it (the fair share), moving ``min(εG/N, locked)`` from
-locked to unlocked; the N-th arrival unlocks the rest and retires the block. Claims are tried in
-ascending dominant share (max over blocks of demand/capacity), ties broken by the next-largest share,
-then arrival order (see ../shared/notes/scheduling-dpf.md, sections 3 and 7).
+Claims are tried in ascending dominant share (max over blocks and budget dimensions of demand/capacity),
+ties broken by the next-largest share, then arrival order; each claim that fits on all its blocks is
+admitted (note sections 3-5). Weighted DPF divides every share by the claim's weight (note 10.4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.blocks import Block
-from gateway.core.budget import Budget
-from gateway.core.scheduling.policy import PolicySettings, Request, register
+from gateway.core.scheduling.accounts import Accounts, Group
+from gateway.core.scheduling.admission import GroupKey, GroupPass, greedy_pass
+from gateway.core.scheduling.policy import BlockSteps, PolicySettings, register
+from gateway.core.scheduling.unlocking import OverLifetime, PerArrival, UnlockRule
 
 
-def share(demand: Budget, capacity: Budget, include_delta: bool) -> Decimal:
-    """A claim's share of one block; δ counts only when asked (the paper schedules ε alone)."""
-    value = demand.epsilon / capacity.epsilon
-    if include_delta and capacity.delta > 0:
-        value = max(value, demand.delta / capacity.delta)
-    return value
+def dominant_share_key(accounts: Accounts) -> GroupKey:
+    def key(group: Group) -> tuple[Any, ...]:
+        if group.static_key is None:  # capacities never change, so neither do shares
+            shares = accounts.shares(group.blocks, group.demands)
+            if group.weight != 1:
+                shares = tuple(s / group.weight for s in shares)
+            group.static_key = shares
+        return group.static_key
+
+    return key
 
 
 @dataclass(frozen=True)
-class DpfNPolicy:
+class DpfNPolicy(BlockSteps):
     n: int
     include_delta_in_share: bool = False
     name: str = "dpf-n"
+    batched: bool = False
+    holds_budget: bool = False
 
-    def initial_block(self, capacity: Budget) -> tuple[Budget, bool]:
-        return Budget(), False
+    @property
+    def unlock(self) -> UnlockRule:  # type: ignore[override]
+        return PerArrival(self.n)
 
-    def on_arrival(self, block: Block) -> Block:
-        arrivals = block.arrivals + 1
-        if block.retired:
-            return replace(block, arrivals=arrivals)
-        if arrivals >= self.n:
-            released, retired = block.locked, True
-        else:
-            released, retired = block.capacity.divided_by(self.n).min(block.locked), False
-        return replace(block, arrivals=arrivals, unlocked=block.unlocked + released, retired=retired)
+    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+        return greedy_pass(groups, accounts, dominant_share_key(accounts))
 
-    def sort_key(self, request: Request, blocks: Mapping[str, Block]) -> tuple[Any, ...]:
-        shares = sorted(
-            (share(d, blocks[k].capacity, self.include_delta_in_share) for k, d in request.demands().items()),
-            reverse=True,
-        )
-        return (tuple(shares), request.submitted_at, request.id)
+
+@dataclass(frozen=True)
+class DpfTPolicy(BlockSteps):
+    lifetime: float
+    include_delta_in_share: bool = False
+    name: str = "dpf-t"
+    batched: bool = False
+    holds_budget: bool = False
+
+    @property
+    def unlock(self) -> UnlockRule:  # type: ignore[override]
+        return OverLifetime(self.lifetime)
+
+    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+        return greedy_pass(groups, accounts, dominant_share_key(accounts))
 
 
 @register("dpf-n")
 def _dpf_n(settings: PolicySettings) -> DpfNPolicy:
     return DpfNPolicy(n=settings.n, include_delta_in_share=settings.include_delta_in_share)
+
+
+@register("dpf-t")
+def _dpf_t(settings: PolicySettings) -> DpfTPolicy:
+    return DpfTPolicy(settings.lifetime_seconds(), include_delta_in_share=settings.include_delta_in_share)

@@ -1,32 +1,38 @@
 """First come, first served: every block's budget is available at once; claims in arrival order.
 
 Blocks start retired (nothing more will ever be unlocked), so a claim that does not fit when its turn
-comes is rejected instead of waiting: the baseline the DPF paper compares against.
+comes is rejected instead of waiting: the baseline the DPF paper compares against (note 6.1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.blocks import Block
-from gateway.core.budget import Budget
-from gateway.core.scheduling.policy import PolicySettings, Request, register
+from gateway.core.scheduling.accounts import Accounts, Group
+from gateway.core.scheduling.admission import GroupPass, greedy_pass
+from gateway.core.scheduling.policy import BlockSteps, PolicySettings, register
+from gateway.core.scheduling.unlocking import UnlockRule, Upfront
+
+
+def _arrival_only(group: Group) -> tuple[Any, ...]:
+    return ()
 
 
 @dataclass(frozen=True)
-class FcfsPolicy:
+class FcfsPolicy(BlockSteps):
+    include_delta_in_share: bool = False
     name: str = "fcfs"
+    batched: bool = False
+    holds_budget: bool = False
 
-    def initial_block(self, capacity: Budget) -> tuple[Budget, bool]:
-        return capacity, True
+    @property
+    def unlock(self) -> UnlockRule:  # type: ignore[override]
+        return Upfront()
 
-    def on_arrival(self, block: Block) -> Block:
-        return replace(block, arrivals=block.arrivals + 1)
-
-    def sort_key(self, request: Request, blocks: Mapping[str, Block]) -> tuple[Any, ...]:
-        return (request.submitted_at, request.id)
+    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+        return greedy_pass(groups, accounts, _arrival_only)
 
 
 @register("fcfs")

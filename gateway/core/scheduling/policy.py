@@ -1,16 +1,25 @@
-"""The policy port and the registry that builds a policy from the ledger's settings."""
+"""The policy port, the ledger's scheduling settings, and the registry that builds a policy by name."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from fractions import Fraction
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
+from gateway.core.scheduling.block_accounts import release
+from gateway.core.scheduling.unlocking import UnlockRule
 from gateway.errors import GatewayValidationError
+
+if TYPE_CHECKING:
+    from gateway.core.scheduling.accounts import Accounts, Group
+    from gateway.core.scheduling.admission import GroupPass
 
 
 class Request(Protocol):
@@ -26,30 +35,90 @@ class Request(Protocol):
 
 
 class SchedulingPolicy(Protocol):
-    """How blocks release budget and in which order pending claims are tried.
+    """Ordering + admission: how blocks release budget, and who gets it.
 
-    ``initial_block`` sets a new block's unlocked amount and whether it is already retired (a retired
-    block never unlocks more, which is what lets the admission pass reject hopeless claims).
-    ``on_arrival`` is called once per block a new claim reads, before the pass that follows.
+    ``unlock`` releases budget (per arrival, over time, or all at once); ``admit`` runs one pass over
+    the pending groups against the accounts. ``batched`` policies only run passes on clock ticks;
+    ``holds_budget`` policies (round robin) hand budget out to waiting claims, so only their own pass
+    can tell a hopeless claim. The block steps apply ``unlock`` to the ledger's Decimal blocks.
     """
 
     name: str
+    unlock: UnlockRule
+    include_delta_in_share: bool
+    batched: bool
+    holds_budget: bool
+
+    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass: ...
 
     def initial_block(self, capacity: Budget) -> tuple[Budget, bool]: ...
 
     def on_arrival(self, block: Block) -> Block: ...
 
-    def sort_key(self, request: Request, blocks: Mapping[str, Block]) -> tuple[Any, ...]: ...
+    def on_clock(self, block: Block, now: dt.datetime) -> Block: ...
+
+
+class BlockSteps:
+    """The ledger's per-block unlock steps, derived from the policy's unlock rule."""
+
+    unlock: UnlockRule
+
+    def initial_block(self, capacity: Budget) -> tuple[Budget, bool]:
+        """A new block's unlocked amount and whether it is already retired."""
+        empty = Block("", dt.date.min, capacity, Budget(), Budget(), Budget())
+        fraction, retired = self.unlock.initial()
+        block = release(empty, fraction, retired)
+        return block.unlocked, block.retired
+
+    def on_arrival(self, block: Block) -> Block:
+        arrivals = block.arrivals + 1
+        step = self.unlock.after_arrival(arrivals)
+        block = replace(block, arrivals=arrivals)
+        return block if step is None else release(block, *step)
+
+    def on_clock(self, block: Block, now: dt.datetime) -> Block:
+        if block.retired or not self.unlock.time_based:
+            return block
+        created = block.created_at or dt.datetime.combine(block.day, dt.time(), dt.UTC)
+        step = self.unlock.at(Fraction((now - created) // dt.timedelta(microseconds=1), 10**6))
+        return block if step is None else release(block, *step)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"12h"`` or ``"30d"``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
+        if match is None:
+            raise GatewayValidationError(f"lifetime {value!r} is not a duration; write e.g. 30d, 12h, 15m or 90s")
+        seconds = float(match[1]) * _UNITS[match[2] or "s"]
+    if seconds <= 0:
+        raise GatewayValidationError(f"lifetime must be positive, got {value!r}")
+    return seconds
 
 
 class PolicySettings(BaseModel):
-    """The ledger's scheduling settings, chosen at ``dpgw init``."""
+    """The ledger's scheduling settings, chosen at ``dpgw init`` (e.g. policy dpf-n, n 100; or dpf-t, lifetime 30d).
+
+    ``n``: DPF-N/RR-N arrivals per block that unlock all of it, DPack's unlock steps over the lifetime.
+    ``lifetime``: DPF-T/RR-T/DPack data lifetime in seconds (``"30d"`` accepted).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy: str = "dpf-n"
     n: int = Field(default=10, ge=1)
+    lifetime: float | None = None
     include_delta_in_share: bool = False
+
+    @field_validator("lifetime", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @model_validator(mode="after")
     def _known(self) -> PolicySettings:
@@ -57,7 +126,13 @@ class PolicySettings(BaseModel):
             raise GatewayValidationError(
                 f"unknown scheduling policy {self.policy!r}; choose one of: {', '.join(sorted(POLICIES))}"
             )
+        make_policy(self)  # a policy missing a setting (e.g. DPF-T without a lifetime) fails here, at init
         return self
+
+    def lifetime_seconds(self) -> float:
+        if self.lifetime is None:
+            raise GatewayValidationError(f"policy {self.policy} needs a data lifetime; set it, e.g. --lifetime 30d")
+        return self.lifetime
 
 
 PolicyFactory = Callable[[PolicySettings], SchedulingPolicy]

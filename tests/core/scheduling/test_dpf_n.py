@@ -32,11 +32,14 @@ class Sim:
 
     def __init__(self, policy, capacities: list[Budget]):
         self.policy = policy
+        self.now = T0
         self.blocks: dict[str, Block] = {}
         for i, cap in enumerate(capacities):
             unlocked, retired = policy.initial_block(cap)
             (b,) = new_blocks("d", [dt.date(2026, 1, 1) + dt.timedelta(days=i)], cap, unlocked)
-            self.blocks[b.key] = Block(b.dataset, b.day, cap, unlocked, b.allocated, b.consumed, retired=retired)
+            self.blocks[b.key] = Block(
+                b.dataset, b.day, cap, unlocked, b.allocated, b.consumed, retired=retired, created_at=T0
+            )
         self.keys = list(self.blocks)
         self.pending: list[Req] = []
         self.granted: list[str] = []
@@ -45,10 +48,17 @@ class Sim:
 
     def arrive(self, demands: dict[int, Budget]) -> tuple[list[str], dict[str, str]]:
         self.n += 1
-        req = Req(f"c{self.n}", T0 + dt.timedelta(seconds=self.n), {self.keys[j]: d for j, d in demands.items()})
+        self.now = T0 + dt.timedelta(seconds=self.n)
+        req = Req(f"c{self.n}", self.now, {self.keys[j]: d for j, d in demands.items()})
         for key in req.d:
             self.blocks[key] = self.policy.on_arrival(self.blocks[key])
         self.pending.append(req)
+        return self.schedule()
+
+    def schedule(self, at: dt.datetime | None = None) -> tuple[list[str], dict[str, str]]:
+        """What ``ledger.schedule`` does: apply the clock's unlocks, then one pass."""
+        self.now = at or self.now
+        self.blocks = {k: self.policy.on_clock(b, self.now) for k, b in self.blocks.items()}
         out = run_pass(self.pending, self.blocks, self.policy)
         self.blocks.update(out.blocks)
         self.granted += out.admitted
@@ -125,10 +135,19 @@ arrivals = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(arrivals=arrivals, n=st.integers(1, 12), policy=st.sampled_from(["dpf-n", "fcfs"]))
-def test_invariants_hold_after_every_arrival(arrivals, n, policy):
-    sim = Sim(make_policy(PolicySettings(policy=policy, n=n)), [Budget.capacity(1)] * 4)
+ALL_POLICIES = ["dpf-n", "dpf-t", "fcfs", "rr-n", "rr-t", "dpack"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrivals=arrivals,
+    n=st.integers(1, 12),
+    lifetime=st.integers(1, 30),
+    policy=st.sampled_from(ALL_POLICIES),
+)
+def test_invariants_hold_after_every_arrival(arrivals, n, lifetime, policy):
+    """The exact ledger accounts, every policy: no negative account, allocated = granted (+ RR holdings)."""
+    sim = Sim(make_policy(PolicySettings(policy=policy, n=n, lifetime=lifetime)), [Budget.capacity(1)] * 4)
     demanded: dict[str, dict[str, Budget]] = {}
     for demands in arrivals:
         sim.arrive(demands)
@@ -136,7 +155,9 @@ def test_invariants_hold_after_every_arrival(arrivals, n, policy):
         for key, block in sim.blocks.items():
             block.check()  # no negative account
             granted = sum((demanded[c].get(key, Budget()) for c in sim.granted), Budget())
-            assert block.allocated == granted  # all-or-nothing: exactly the granted demands
+            held = sum(block.held.values(), Budget())
+            assert not set(block.held) & (set(sim.granted) | set(sim.rejected))
+            assert block.allocated == granted + held  # all-or-nothing: exactly the granted demands
             assert granted.fits_in(block.capacity)
         assert len(set(sim.granted)) == len(sim.granted)
         assert not set(sim.granted) & set(sim.rejected)

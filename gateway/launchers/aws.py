@@ -1,0 +1,145 @@
+"""AWS plumbing shared by the Glue and EMR launchers: lazy clients, throttling retries, error codes.
+
+Clients are built on first use (never at import) from ``boto3.session.Session()`` with botocore's
+``standard`` retry mode; boto3 honours ``AWS_ENDPOINT_URL`` (moto server, LocalStack) by itself. On top
+of botocore's own attempts, ``call`` retries the throttling and concurrency codes with exponential
+backoff through an injected ``sleep``, and turns every other failure into a typed gateway error by its
+error *code*, never by its message.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gateway.errors import LaunchError, LaunchOutcomeUnknownError, LaunchRejectedError
+
+T = TypeVar("T")
+Sleep = Callable[[float], None]
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestThrottled",
+    }
+)
+# Glue needs a few seconds to clean up a finished run before a concurrency slot frees (Airflow notes).
+BUSY_CODES = frozenset({"ConcurrentRunsExceededException"})
+# The service refused the request: the run provably never started.
+REJECTED_CODES = frozenset(
+    {
+        "ConcurrentRunsExceededException",
+        "ResourceNumberLimitExceededException",
+        "AccessDeniedException",
+        "InvalidInputException",
+        "ValidationException",
+        "EntityNotFoundException",
+    }
+)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The botocore error code of a ``ClientError``, else None."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
+
+
+def make_client(service: str, region: str | None = None, *, retries: bool = True) -> Any:
+    """A boto3 client with standard retries; imported lazily so the gateway runs without the aws extra.
+
+    ``retries=False`` gives a client that sends each request once: botocore retries timeouts too, and a
+    retried ``start_job_run`` whose first answer was lost would start a second run of the same grant.
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise LaunchError("the AWS launchers need boto3: pip install 'dp-gateway[aws]'") from exc
+    attempts = 5 if retries else 1
+    config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, user_agent_extra="dp-gateway")
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+class LazyClient:
+    """Holds an injected client or builds one on first use; ``starter()`` is the one for starting runs.
+
+    An injected client (tests, or a caller's own configuration) serves both roles.
+    """
+
+    def __init__(self, service: str, region: str | None, client: Any | None = None) -> None:
+        self._service = service
+        self._region = region
+        self._client = client
+        self._starter = client
+
+    def get(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self._service, self._region)
+        return self._client
+
+    def starter(self) -> Any:
+        """A client that never resends a request (see ``make_client``); ``call`` retries only refusals."""
+        if self._starter is None:
+            self._starter = make_client(self._service, self._region, retries=False)
+        return self._starter
+
+
+def call(
+    what: str,
+    fn: Callable[..., T],
+    /,
+    *,
+    sleep: Sleep = time.sleep,
+    starts_run: bool = False,
+    attempts: int = 6,
+    base_delay: float = 1.0,
+    max_delay: float = 30.0,
+    **kwargs: Any,
+) -> T:
+    """Call ``fn(**kwargs)``, retrying throttling/busy codes with capped exponential backoff and jitter.
+
+    Raises ``LaunchRejectedError`` for the codes that mean "AWS refused", ``LaunchError`` for other
+    client errors and for connection failures before the request left this machine. When the request
+    may have reached AWS but its answer was lost, a call that ``starts_run`` raises
+    ``LaunchOutcomeUnknownError`` (the run may exist: keep the budget); any other call, ``LaunchError``.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    for attempt in range(attempts):
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            code = error_code(exc)
+            if (code in THROTTLING_CODES or code in BUSY_CODES) and attempt + 1 < attempts:
+                sleep(min(max_delay, base_delay * 2**attempt) * (0.5 + random.random() / 2))
+                continue
+            if code in REJECTED_CODES:
+                raise LaunchRejectedError(f"AWS refused to {what} ({code}): {_message(exc)}") from exc
+            raise LaunchError(f"could not {what} ({code}): {_message(exc)}") from exc
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            raise LaunchError(f"could not reach AWS to {what}: {exc}; check the region and network") from exc
+        except BotoCoreError as exc:
+            if not starts_run:
+                raise LaunchError(f"could not {what} ({type(exc).__name__}: {exc}); try again") from exc
+            raise LaunchOutcomeUnknownError(
+                f"the request to {what} may have reached AWS but its answer was lost ({type(exc).__name__}); "
+                "run `dpgw status` to reconcile"
+            ) from exc
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _message(exc: BaseException) -> str:
+    response = getattr(exc, "response", {})
+    return str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else ""

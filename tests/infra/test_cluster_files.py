@@ -1,0 +1,106 @@
+"""The EMR bootstrap script and software settings: valid, pinned, idempotent, loud on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import GatewayValidationError
+from gateway.launchers.emr_config import check_configurations
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTSTRAP = ROOT / "emr_bootstrap.sh"
+
+
+def test_software_settings_have_the_emr_configurations_shape() -> None:
+    settings = json.loads((ROOT / "software_settings.json").read_text())
+    check_configurations(settings)
+    by_class = {c["Classification"]: c for c in settings}
+    exports = by_class["spark-env"]["Configurations"][0]
+    assert exports["Classification"] == "export"
+    assert exports["Properties"]["PYSPARK_PYTHON"] == "/usr/bin/python3.11"
+    defaults = by_class["spark-defaults"]["Properties"]
+    assert defaults["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "/usr/bin/python3.11"  # cluster deploy mode
+    assert defaults["spark.sql.execution.arrow.pyspark.enabled"] == "true"
+    assert defaults["spark.sql.session.timeZone"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"Classification": "spark-defaults"},  # not a list
+        [{"Properties": {}}],
+        [{"Classification": "spark-defaults", "Properties": {"spark.x": 1}}],
+        [{"Classification": "spark-env", "Configurations": [{"Classification": "export", "Props": {}}]}],
+    ],
+)
+def test_malformed_configurations_are_refused(bad: object) -> None:
+    with pytest.raises(GatewayValidationError):
+        check_configurations(bad)
+
+
+def test_bootstrap_parses() -> None:
+    subprocess.run(["bash", "-n", str(BOOTSTRAP)], check=True)
+
+
+def test_bootstrap_passes_shellcheck() -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    proc = subprocess.run(["shellcheck", str(BOOTSTRAP)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.fixture
+def fake_node(tmp_path: Path) -> dict[str, str]:
+    """A PATH with stand-ins for aws, sudo, uname and python3.11 that log what they were asked to do."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    scripts = {
+        "aws": f'echo "aws $*" >> {log}; touch "$5/$(basename "$4")"',
+        "sudo": '"$@"',
+        "uname": 'echo "${FAKE_ARCH:-x86_64}"',
+        "python3.11": f'echo "python $*" >> {log}; exit "${{FAKE_PIP_STATUS:-0}}"',
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+        path.chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LOG": str(log)}
+
+
+def _bootstrap(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(BOOTSTRAP), *args], env={**env, **extra}, capture_output=True, text=True, check=False
+    )
+
+
+WHEEL = "s3://b/dp/artifacts/0.1.0/dp_gateway-0.1.0-py3-none-any.whl"
+
+
+def test_bootstrap_installs_the_pinned_libraries_and_the_wheel_idempotently(fake_node: dict[str, str]) -> None:
+    for _ in range(2):
+        proc = _bootstrap(fake_node, WHEEL)
+        assert proc.returncode == 0, proc.stderr
+    calls = Path(fake_node["LOG"]).read_text().splitlines()
+    installs = [c.rsplit(" ", 1)[0] + " " + Path(c.rsplit(" ", 1)[1]).name
+                for c in calls if c.startswith("python -m pip install")]
+    assert len(installs) == 2 and installs[0] == installs[1]  # a re-run asks for exactly the same
+    assert "tmlt.analytics==0.21.0" in installs[0] and "pipeline-dp==0.3.1" in installs[0]
+    assert installs[0].endswith(" dp_gateway-0.1.0-py3-none-any.whl")
+    assert any(c.startswith("python -c import tmlt.analytics, pipeline_dp, gateway.runtime") for c in calls)
+
+
+def test_bootstrap_fails_loudly(fake_node: dict[str, str]) -> None:
+    assert _bootstrap(fake_node).returncode != 0  # no wheel argument
+    assert _bootstrap(fake_node, "/local/file.whl").returncode == 2
+    arm = _bootstrap(fake_node, WHEEL, FAKE_ARCH="aarch64")
+    assert arm.returncode == 3 and "x86_64" in arm.stderr
+    broken = _bootstrap(fake_node, WHEEL, FAKE_PIP_STATUS="1")
+    assert broken.returncode != 0 and "dpgw bootstrap: failed at line" in broken.stderr
+    assert os.access(BOOTSTRAP, os.X_OK)
