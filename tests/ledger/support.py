@@ -142,7 +142,7 @@ def submit_worker(url: str, runs: str, process: int, threads: int, per_thread: i
     errors: list[BaseException] = []
 
     def run(thread: int) -> None:
-        gw = gateway_for(open_store(url), FileRunLauncher(runs))
+        gw = gateway_for(open_store(url), FileRunLauncher(runs), max_retries=100)  # safety, not liveness, on 2 cores
         try:
             for i in range(per_thread):
                 client = (process * threads + thread) % (threads * 4)  # processes p and p+4 share ids
