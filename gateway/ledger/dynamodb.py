@@ -63,18 +63,28 @@ class DynamoDBLedgerStore:
     # --- create and read ------------------------------------------------------------------------
 
     def create(self, settings: PolicySettings) -> None:
-        """Create the table if it is missing (on-demand capacity), then the ledger's settings item."""
-        try:
-            self._ensure_table()
-            self.client.put_item(
-                TableName=self.table,
-                Item={"pk": {"S": LEDGER}, "sk": {"S": "settings"}, "doc": {"S": _dumps(settings.model_dump())}},
-                ConditionExpression="attribute_not_exists(sk)",
-            )
-        except client_errors() as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise LedgerError(f"a ledger already exists at {self.url}; use it, or pick another --ledger") from exc
-            raise unavailable(self.url, exc) from exc
+        """Write the ledger's settings item; create the table (on-demand) only if it does not exist.
+
+        Trying the write first means a deployed table (infra/dpgw-core.yaml) needs no DescribeTable or
+        CreateTable permission.
+        """
+        item = {"pk": {"S": LEDGER}, "sk": {"S": "settings"}, "doc": {"S": _dumps(settings.model_dump())}}
+        for attempt in range(2):
+            try:
+                self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(sk)")
+                return
+            except client_errors() as exc:
+                code = error_code(exc)
+                if code == "ConditionalCheckFailedException":
+                    raise LedgerError(
+                        f"a ledger already exists at {self.url}; use it, or pick another --ledger"
+                    ) from exc
+                if code != "ResourceNotFoundException" or attempt:
+                    raise unavailable(self.url, exc) from exc
+            try:
+                self._ensure_table()
+            except client_errors() as exc:
+                raise unavailable(self.url, exc) from exc
 
     def _ensure_table(self) -> None:
         try:
