@@ -233,3 +233,45 @@ def test_admitting_claim_by_claim_matches_one_admission_pass(disjoint):
     assert (sizes == [1] * len(sizes) and len(sizes) >= 3) if disjoint else sizes[0] > 1
     assert {k: c.state for k, c in stepped.claims.items()} == {k: c.state for k, c in whole.claims.items()}
     assert stepped.blocks == whole.blocks
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        PolicySettings(policy="dpf-n", n=3),
+        PolicySettings(policy="dpf-t", lifetime="12h"),
+        PolicySettings(policy="fcfs"),
+        PolicySettings(policy="rr-n", n=3),
+        PolicySettings(policy="rr-t", lifetime="12h"),
+        PolicySettings(policy="dpack", n=3, lifetime="12h"),
+    ],
+    ids=lambda s: s.policy,
+)
+def test_stepped_admission_equals_one_pass_for_every_policy(settings):
+    """Round robin holds budget for claims it does not admit, and time-based policies unlock by the clock:
+    the steps the service commits must still add up to exactly one pass of the policy."""
+    from gateway.core import ledger as core
+
+    times = iter(dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(hours=h) for h in range(1000))
+    gw = Gateway(
+        InMemoryLedgerStore(), {}, inspect=lambda p, f: dict(COLUMNS), default_launcher="none",
+        clock=lambda: next(times),
+    )
+    gw.init(settings)
+    gw.add_dataset("events", "/data", DataFormat.PARQUET, "day")
+    gw.add_blocks("events", dt.date(2026, 10, 1), dt.date(2026, 10, 3), Budget.capacity(1))
+    for i, eps in enumerate([0.3, 0.05, 0.2, 0.25, 0.1, 0.6, 0.15]):
+        data = spec(eps).to_json() | {"blocks": {"last": 1 + i % 3}}
+        claim = core.prepare_claim(gw.state(), parse_spec(data), gw.clock(), launcher="none")
+        gw._mutate(lambda s, now, c=claim: core.arrive(s, c, now))
+    state, now = gw.state(), gw.clock()
+    whole, _ = core.schedule(state, now)
+    stepped = state
+    while True:
+        after, events = core.schedule_next(stepped, now)
+        stepped = after  # a step without decisions may still record clock unlocks or round-robin holdings
+        if not events:
+            break
+    assert {k: c.state for k, c in stepped.claims.items()} == {k: c.state for k, c in whole.claims.items()}
+    assert stepped.blocks == whole.blocks
+    assert any(c.state is ClaimState.ADMITTED for c in whole.claims.values())
