@@ -7,6 +7,7 @@ the way Spark's partition inference reads them, so the registered schema matches
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,14 +42,29 @@ def _is_iso_date(text: str) -> bool:
     return True
 
 
-def _partition_values(files: list[str], root: Path) -> dict[str, set[str]]:
+def partition_values(relative_files: Iterable[str]) -> dict[str, set[str]]:
+    """Hive partition values (``key=value`` directories) seen on paths relative to the data set's root."""
     values: dict[str, set[str]] = {}
-    for file in files:
-        for part in Path(file).relative_to(root).parts[:-1]:
+    for file in relative_files:
+        for part in file.split("/")[:-1]:
             if "=" in part:
                 key, value = part.split("=", 1)
                 values.setdefault(key, set()).add(value)
     return values
+
+
+def columns_of(schema: pa.Schema, partitions: dict[str, set[str]], path: str) -> dict[str, ColumnType]:
+    """The usable columns of a schema; a partition column whose values are all ISO dates is a date."""
+    columns: dict[str, ColumnType] = {}
+    for field in schema:
+        kind = _column_type(field.type)
+        if field.name in partitions and all(_is_iso_date(v) for v in partitions[field.name]):
+            kind = ColumnType.DATE
+        if kind is not None:
+            columns[field.name] = kind
+    if not columns:
+        raise GatewayValidationError(f"found no usable columns in {path}")
+    return columns
 
 
 def inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
@@ -68,14 +84,7 @@ def inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
         if not dataset.files:
             raise DataNotFoundError(f"no Parquet files under {path}")
         schema = dataset.schema
-        partitions = _partition_values(dataset.files, root) if root.is_dir() else {}
-    columns: dict[str, ColumnType] = {}
-    for field in schema:
-        kind = _column_type(field.type)
-        if field.name in partitions and all(_is_iso_date(v) for v in partitions[field.name]):
-            kind = ColumnType.DATE
-        if kind is not None:
-            columns[field.name] = kind
-    if not columns:
-        raise GatewayValidationError(f"found no usable columns in {path}")
-    return columns
+        partitions = (
+            partition_values(Path(f).relative_to(root).as_posix() for f in dataset.files) if root.is_dir() else {}
+        )
+    return columns_of(schema, partitions, path)

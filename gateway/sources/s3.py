@@ -12,8 +12,8 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from gateway.core.datasets import ColumnType, DataFormat
-from gateway.errors import DataNotFoundError, GatewayValidationError
-from gateway.sources.files import _column_type, _is_iso_date
+from gateway.errors import DataNotFoundError
+from gateway.sources.files import columns_of, partition_values
 from gateway.sources.files import inspect_columns as inspect_local_columns
 
 
@@ -36,23 +36,10 @@ def inspect_s3_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
             schema = pads.dataset(
                 files, filesystem=fs, format="parquet", partitioning="hive", partition_base_dir=root.rstrip("/")
             ).schema
-            for file in files:
-                for part in file[len(root.rstrip("/")) + 1 :].split("/")[:-1]:
-                    if "=" in part:
-                        key, value = part.split("=", 1)
-                        partitions.setdefault(key, set()).add(value)
+            partitions = partition_values(file[len(root.rstrip("/")) + 1 :] for file in files)
     except OSError as exc:
         raise DataNotFoundError(f"cannot read the schema of {path}: {exc}") from exc
-    columns: dict[str, ColumnType] = {}
-    for field in schema:
-        kind = _column_type(field.type)
-        if field.name in partitions and all(_is_iso_date(v) for v in partitions[field.name]):
-            kind = ColumnType.DATE
-        if kind is not None:
-            columns[field.name] = kind
-    if not columns:
-        raise GatewayValidationError(f"found no usable columns in {path}")
-    return columns
+    return columns_of(schema, partitions, path)
 
 
 def inspect_any_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
