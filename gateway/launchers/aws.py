@@ -140,6 +140,28 @@ def call(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+def start_run(
+    what: str,
+    fn: Callable[..., T],
+    /,
+    *,
+    run_id_of: Callable[[T], str],
+    find_run: Callable[[], str | None],
+    sleep: Sleep = time.sleep,
+    **kwargs: Any,
+) -> str:
+    """Start a run and return its id. When AWS's answer is lost, the run is looked up by submission id
+    before giving up, so a start that did happen is recorded rather than left for reconciliation."""
+    try:
+        response = call(what, fn, sleep=sleep, starts_run=True, **kwargs)
+    except LaunchOutcomeUnknownError:
+        found = find_run()
+        if found is None:
+            raise
+        return found
+    return run_id_of(response)
+
+
 def _message(exc: BaseException) -> str:
     response = getattr(exc, "response", {})
     return str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else ""

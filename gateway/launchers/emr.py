@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.core.jobs import JobRequest
 from gateway.errors import LaunchError, LaunchOutcomeUnknownError
-from gateway.launchers.aws import LazyClient, Sleep, call
+from gateway.launchers.aws import LazyClient, Sleep, call, start_run
 from gateway.launchers.base import RunStatus
 from gateway.launchers.outcomes import run_status
 from gateway.launchers.s3docs import S3Documents
@@ -75,15 +75,11 @@ class EmrStepLauncher:
         kwargs: dict[str, Any] = {"JobFlowId": cluster_id, "Steps": [step]}
         if self.settings.emr.execution_role_arn:
             kwargs["ExecutionRoleArn"] = self.settings.emr.execution_role_arn
-        try:
-            response = call(f"add a step to EMR cluster {cluster_id}", self._emr.starter().add_job_flow_steps,
-                            sleep=self._sleep, starts_run=True, **kwargs)
-        except LaunchOutcomeUnknownError:
-            found = self.find_run(request.submission_id)
-            if found is None:
-                raise
-            return found
-        return f"{cluster_id}/{response['StepIds'][0]}"
+        return start_run(
+            f"add a step to EMR cluster {cluster_id}", self._emr.starter().add_job_flow_steps, sleep=self._sleep,
+            run_id_of=lambda response: f"{cluster_id}/{response['StepIds'][0]}",
+            find_run=lambda: self.find_run(request.submission_id), **kwargs,
+        )
 
     def cluster_definition(self, request: JobRequest, request_uri: str) -> dict[str, Any]:
         """A transient cluster that installs the runtime, runs this one step and terminates."""
@@ -131,14 +127,12 @@ class EmrStepLauncher:
 
     def _launch_transient(self, request: JobRequest, request_uri: str) -> str:
         definition = self.cluster_definition(request, request_uri)
-        try:
-            cluster = call("start a transient EMR cluster", self._emr.starter().run_job_flow, sleep=self._sleep,
-                           starts_run=True, **definition)
-        except LaunchOutcomeUnknownError:
-            found = self.find_run(request.submission_id)
-            if found is None:
-                raise
-            return found
+        return start_run(
+            "start a transient EMR cluster", self._emr.starter().run_job_flow, sleep=self._sleep,
+            run_id_of=self._first_step, find_run=lambda: self.find_run(request.submission_id), **definition,
+        )
+
+    def _first_step(self, cluster: dict[str, Any]) -> str:
         cluster_id = str(cluster["JobFlowId"])
         try:
             steps = list(self._steps(cluster_id))

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.core.jobs import JobRequest
-from gateway.errors import LaunchError, LaunchOutcomeUnknownError
-from gateway.launchers.aws import LazyClient, Sleep, call, error_code
+from gateway.errors import LaunchError
+from gateway.launchers.aws import LazyClient, Sleep, call, error_code, start_run
 from gateway.launchers.base import RunStatus
 from gateway.launchers.outcomes import run_status
 from gateway.launchers.s3docs import S3Documents
@@ -142,20 +142,18 @@ class GlueLauncher:
         self.ensure_job()
         arguments = run_arguments(request, request_uri)
         name = self.settings.glue.job_name
-        try:
-            response = call(
-                f"start a run of Glue job {name}", self._glue.starter().start_job_run, sleep=self._sleep,
-                starts_run=True, JobName=name, Arguments=arguments,
-            )
-        except LaunchOutcomeUnknownError:
-            found = self.find_run(request.submission_id)
-            if found is None:
-                raise
-            return found
-        run_id = str(response["JobRunId"])
-        if self._executor is not None:
-            self._executor(run_id, self._run(run_id).get("Arguments", arguments))
-        return run_id
+
+        def started(response: dict[str, Any]) -> str:
+            run_id = str(response["JobRunId"])
+            if self._executor is not None:
+                self._executor(run_id, self._run(run_id).get("Arguments", arguments))
+            return run_id
+
+        return start_run(
+            f"start a run of Glue job {name}", self._glue.starter().start_job_run, sleep=self._sleep,
+            run_id_of=started, find_run=lambda: self.find_run(request.submission_id),
+            JobName=name, Arguments=arguments,
+        )
 
     def _run(self, run_id: str) -> dict[str, Any]:
         name = self.settings.glue.job_name
