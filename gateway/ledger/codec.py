@@ -15,6 +15,7 @@ from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
 from gateway.core.ledger import Change, LedgerState
 from gateway.core.scheduling import PolicySettings
+from gateway.errors import LedgerError
 
 FORMAT = 1
 SECTIONS = ("datasets", "blocks", "claims")
@@ -73,13 +74,18 @@ class EncodedDocument:
         )
 
 
-def decode_state(data: dict[str, Any]) -> tuple[LedgerState, int]:
-    if data.get("format") != FORMAT:
-        raise ValueError(f"unsupported ledger format {data.get('format')!r}")
-    state = LedgerState(
-        settings=PolicySettings.model_validate(data["settings"]),
-        datasets={k: Dataset.model_validate(v) for k, v in data["datasets"].items()},
-        blocks={k: Block.from_json(v) for k, v in data["blocks"].items()},
-        claims={k: Claim.from_json(v) for k, v in data["claims"].items()},
-    )
-    return state, int(data["commit"])
+def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedDocument]:
+    """The state and its encoded form from a stored snapshot; a damaged one is a ``LedgerError``."""
+    try:
+        data = json.loads(raw)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unsupported ledger format {data.get('format')!r}")
+        state = LedgerState(
+            settings=PolicySettings.model_validate(data["settings"]),
+            datasets={k: Dataset.model_validate(v) for k, v in data["datasets"].items()},
+            blocks={k: Block.from_json(v) for k, v in data["blocks"].items()},
+            claims={k: Claim.from_json(v) for k, v in data["claims"].items()},
+        )
+        return state, EncodedDocument.of_json(data)
+    except (ValueError, KeyError) as exc:
+        raise LedgerError(f"the ledger at {where} is unreadable: {exc}") from exc

@@ -20,7 +20,7 @@ from typing import Any
 from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_versions
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerError, LedgerNotFoundError
-from gateway.ledger.codec import EncodedDocument, decode_state
+from gateway.ledger.codec import EncodedDocument, decode_document
 
 
 class FileLedgerStore:
@@ -62,12 +62,7 @@ class FileLedgerStore:
             raise LedgerNotFoundError(
                 f"no ledger at {self.root}; create one with: dpgw init --ledger {self.root}"
             ) from None
-        try:
-            data = json.loads(raw)
-            state, _ = decode_state(data)
-            document = EncodedDocument.of_json(data)
-        except (ValueError, KeyError) as exc:
-            raise LedgerError(f"the ledger at {self._snapshot} is unreadable: {exc}") from exc
+        state, document = decode_document(raw, str(self._snapshot))
         self._cache = (identity, state, document)
         return state, document
 

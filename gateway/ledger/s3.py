@@ -22,7 +22,7 @@ from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_ve
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from gateway.ledger.aws import Backoff, client_errors, error_code, make_client, unavailable
-from gateway.ledger.codec import EncodedDocument, decode_state
+from gateway.ledger.codec import EncodedDocument, decode_document
 
 SWAP_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
@@ -80,12 +80,7 @@ class S3LedgerStore:
                     f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}"
                 ) from exc
             raise unavailable(self.url, exc) from exc
-        try:
-            data = json.loads(raw)
-            state, _ = decode_state(data)
-            document = EncodedDocument.of_json(data)
-        except (ValueError, KeyError) as exc:
-            raise LedgerError(f"the ledger at {self.url} is unreadable: {exc}") from exc
+        state, document = decode_document(raw, str(self.url))
         etag = response["ETag"]
         self._cache = (etag, state, document)
         return state, document, etag
