@@ -73,8 +73,7 @@ def init(
     if json_out:
         render.print_json({"ledger": url, "settings": settings.model_dump()})
     else:
-        timing = f", lifetime {settings.lifetime:g}s" if settings.lifetime is not None else ""
-        render.console.print(f"Created ledger at {url} (policy {settings.policy}, N={settings.n}{timing})")
+        render.console.print(f"Created ledger at {url} (policy {settings.summary()})")
 
 
 @datasets_app.command("add")

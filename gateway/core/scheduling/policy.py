@@ -101,6 +101,9 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+_USES_N = frozenset({"dpf-n", "rr-n", "dpack"})
+
+
 class PolicySettings(BaseModel):
     """The ledger's scheduling settings, chosen at ``dpgw init`` (e.g. policy dpf-n, n 100; or dpf-t, lifetime 30d).
 
@@ -128,6 +131,15 @@ class PolicySettings(BaseModel):
             )
         make_policy(self)  # a policy missing a setting (e.g. DPF-T without a lifetime) fails here, at init
         return self
+
+    def summary(self) -> str:
+        """The settings that matter to this policy (FCFS has no N), for messages."""
+        parts = [self.policy]
+        if self.policy in _USES_N:
+            parts.append(f"N={self.n}")
+        if self.lifetime is not None:
+            parts.append(f"lifetime {self.lifetime:g}s")
+        return ", ".join(parts)
 
     def lifetime_seconds(self) -> float:
         if self.lifetime is None:

@@ -127,6 +127,13 @@ def test_settings_select_every_policy_by_name():
         PolicySettings(policy="lottery")
 
 
+def test_settings_summary_names_only_what_the_policy_uses():
+    assert PolicySettings(policy="fcfs", n=10).summary() == "fcfs"
+    assert PolicySettings(policy="dpf-n", n=100).summary() == "dpf-n, N=100"
+    assert PolicySettings(policy="dpf-t", lifetime="1h").summary() == "dpf-t, lifetime 3600s"
+    assert PolicySettings(policy="dpack", n=4, lifetime=60).summary() == "dpack, N=4, lifetime 60s"
+
+
 def test_weighted_dpf_divides_shares_by_weight():
     acc = ArrayAccounts(1, rdp=False)
     acc.add_block([1.0], 0.0)
