@@ -40,6 +40,9 @@ class NoopLauncher:
     def poll(self, run_id: str, submission_id: str) -> RunStatus:
         return RunStatus(RunState.FAILED, "the no-op launcher runs nothing")  # recorded and charged
 
+    def find_run(self, submission_id: str) -> str | None:
+        return f"noop-{submission_id}"  # every launch "starts": reconciliation never releases
+
 
 def spec(i: int, blocks: int):
     last = 1 + i % 7
