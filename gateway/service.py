@@ -148,6 +148,7 @@ class Gateway:
 
     def add_blocks(self, dataset: str, start: dt.date, end: dt.date, capacity: Budget) -> list[Block]:
         days = days_between(start, end)
+        core.add_blocks(self.store.load(), dataset, days, capacity, self.clock())  # refuse the whole range up front
         for first in range(0, len(days), BLOCKS_PER_COMMIT):
             chunk = days[first : first + BLOCKS_PER_COMMIT]
             state = self._mutate(lambda s, now, chunk=chunk: core.add_blocks(s, dataset, chunk, capacity, now))

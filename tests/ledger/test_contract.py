@@ -11,7 +11,7 @@ from gateway.core import ledger as core
 from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.scheduling import PolicySettings
-from gateway.errors import GatewayInternalError, LedgerConflictError, LedgerError, LedgerNotFoundError
+from gateway.errors import BlockRangeError, GatewayInternalError, LedgerConflictError, LedgerError, LedgerNotFoundError
 from tests.ledger.support import FileRunLauncher, check_books, gateway_for, setup_ledger, spec
 
 
@@ -152,3 +152,12 @@ def test_many_blocks_commit_in_chunks(make_store):
     added = gw.add_blocks("events", dt.date(2027, 1, 1), dt.date(2027, 4, 30), Budget.capacity(1))
     assert len(added) == 120
     assert len(make_store().load().blocks) == 122
+
+
+def test_a_range_that_overlaps_in_a_later_chunk_adds_nothing(make_store):
+    gw = setup_ledger(make_store())  # blocks 2026-10-01 and 2026-10-02
+    before = make_store().load()
+    with pytest.raises(BlockRangeError, match="already exist"):
+        gw.add_blocks("events", dt.date(2026, 6, 1), dt.date(2026, 10, 1), Budget.capacity(1))
+    assert make_store().load() == before
+    assert [e.kind for e in make_store().audit()] == ["dataset-added", "blocks-added"]
