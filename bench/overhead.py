@@ -34,7 +34,7 @@ class NoopLauncher:
     def output_for(self, submission_id: str) -> str:
         return f"noop://{submission_id}"
 
-    def launch(self, request) -> str:
+    def launch(self, request, start_by: float = float("inf")) -> str:
         return f"noop-{request.submission_id}"
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus:

@@ -35,7 +35,7 @@ from gateway.errors import (
     LaunchError,
     LedgerConflictError,
 )
-from gateway.launchers.base import Launcher, RunState
+from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState
 from gateway.ledger.base import LedgerStore
 
 Clock = Callable[[], dt.datetime]
@@ -76,7 +76,7 @@ class Gateway:
         default_launcher: str = "local",
         clock: Clock = utc_now,
         max_retries: int = 20,
-        launch_lease: dt.timedelta = dt.timedelta(minutes=2),
+        launch_lease: dt.timedelta = dt.timedelta(minutes=5),
         checkpoint: Checkpoint = no_checkpoint,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -87,7 +87,14 @@ class Gateway:
         self.clock = clock
         self.max_retries = max_retries
         # A claim LAUNCHING for longer than this, with no run found, belongs to a gateway that stopped
-        # before launching: its budget goes back. A live gateway launches well within it.
+        # before launching: its budget goes back. A live gateway sends no start after its start deadline,
+        # START_REQUEST_BOUND + CLOCK_SKEW_MARGIN before the lease ends, so no start can land after a release.
+        self._start_window = launch_lease.total_seconds() - START_REQUEST_BOUND - CLOCK_SKEW_MARGIN
+        if self._start_window <= 0:
+            raise GatewayValidationError(
+                f"the launch lease ({launch_lease}) must exceed {START_REQUEST_BOUND + CLOCK_SKEW_MARGIN:g} s: "
+                "the longest a start request can be in flight plus the clock skew allowed between gateways"
+            )
         self.launch_lease = launch_lease
         self.checkpoint = checkpoint
         self.sleep = sleep
@@ -229,6 +236,7 @@ class Gateway:
     def _launch(self, claim: Claim) -> str:
         """Launch one admitted claim: 'launched', 'released' (never started) or 'skipped' (raced)."""
         launcher = self.launchers[claim.launcher or self.default_launcher]
+        start_by = time.monotonic() + self._start_window  # taken before the LAUNCHING time is stamped
         try:
             state = self._mutate(lambda s, now: core.start_launch(s, claim.id, now))
         except LedgerConflictError:
@@ -244,7 +252,7 @@ class Gateway:
             output=launcher.output_for(claim.id),
         )
         try:
-            run_id = launcher.launch(request)
+            run_id = launcher.launch(request, start_by)
         except LaunchError as exc:
             reason = f"launch failed: {exc}"
             self._mutate(lambda s, now: core.release(s, claim.id, reason, now))

@@ -9,12 +9,14 @@ error *code*, never by its message.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gateway.errors import LaunchError, LaunchOutcomeUnknownError, LaunchRejectedError
+from gateway.launchers.base import START_CONNECT_TIMEOUT, START_READ_TIMEOUT, check_start_deadline
 
 T = TypeVar("T")
 Sleep = Callable[[float], None]
@@ -61,6 +63,7 @@ def make_client(service: str, region: str | None = None, *, retries: bool = True
 
     ``retries=False`` gives a client that sends each request once: botocore retries timeouts too, and a
     retried ``start_job_run`` whose first answer was lost would start a second run of the same grant.
+    Its timeouts bound how long a sent start can stay in flight (``START_REQUEST_BOUND``).
     """
     try:
         import boto3
@@ -68,7 +71,10 @@ def make_client(service: str, region: str | None = None, *, retries: bool = True
     except ImportError as exc:
         raise LaunchError("the AWS launchers need boto3: pip install 'dp-gateway[aws]'") from exc
     attempts = 5 if retries else 1
-    config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, user_agent_extra="dp-gateway")
+    timeouts = {} if retries else {"connect_timeout": START_CONNECT_TIMEOUT, "read_timeout": START_READ_TIMEOUT}
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": attempts}, user_agent_extra="dp-gateway", **timeouts
+    )
     return boto3.session.Session().client(service, region_name=region, config=config)
 
 
@@ -103,6 +109,7 @@ def call(
     *,
     sleep: Sleep = time.sleep,
     starts_run: bool = False,
+    start_by: float = math.inf,
     attempts: int = 6,
     base_delay: float = 1.0,
     max_delay: float = 30.0,
@@ -114,10 +121,13 @@ def call(
     client errors and for connection failures before the request left this machine. When the request
     may have reached AWS but its answer was lost, a call that ``starts_run`` raises
     ``LaunchOutcomeUnknownError`` (the run may exist: keep the budget); any other call, ``LaunchError``.
+    A call that ``starts_run`` sends no attempt after ``start_by`` (see ``check_start_deadline``).
     """
     from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
     for attempt in range(attempts):
+        if starts_run:
+            check_start_deadline(start_by, what)
         try:
             return fn(**kwargs)
         except ClientError as exc:
@@ -147,13 +157,14 @@ def start_run(
     *,
     run_id_of: Callable[[T], str],
     find_run: Callable[[], str | None],
+    start_by: float,
     sleep: Sleep = time.sleep,
     **kwargs: Any,
 ) -> str:
     """Start a run and return its id. When AWS's answer is lost, the run is looked up by submission id
     before giving up, so a start that did happen is recorded rather than left for reconciliation."""
     try:
-        response = call(what, fn, sleep=sleep, starts_run=True, **kwargs)
+        response = call(what, fn, sleep=sleep, starts_run=True, start_by=start_by, **kwargs)
     except LaunchOutcomeUnknownError:
         found = find_run()
         if found is None:

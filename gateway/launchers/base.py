@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from gateway.core.jobs import JobOutcome, JobRequest
+from gateway.errors import LaunchRejectedError
+
+# The longest a start request can be in flight once sent (the AWS starter clients' connect + read
+# timeouts, sent once, never resent), and the clock skew tolerated between gateways. A gateway stops
+# sending starts this long before its launch lease ends, so a claim whose lease has run out, with no
+# run found, provably has no start on the way.
+START_CONNECT_TIMEOUT = 10.0
+START_READ_TIMEOUT = 30.0
+START_REQUEST_BOUND = START_CONNECT_TIMEOUT + START_READ_TIMEOUT
+CLOCK_SKEW_MARGIN = 30.0
+
+
+def check_start_deadline(start_by: float, what: str) -> None:
+    """Refuse to send a start after the deadline: the run provably never starts, so its budget is released."""
+    if time.monotonic() > start_by:
+        raise LaunchRejectedError(
+            f"did not {what}: its launch deadline passed (the launch lease less the start request's timeout and "
+            "clock skew), so the run never started and its budget is released; submit it again"
+        )
 
 
 class RunState(StrEnum):
@@ -41,7 +62,13 @@ class Launcher(Protocol):
         """Where the job must write its ``JobOutcome`` document."""
         ...
 
-    def launch(self, request: JobRequest) -> str: ...
+    def launch(self, request: JobRequest, start_by: float = math.inf) -> str:
+        """Start the run; never *send* a start after ``start_by`` (a ``time.monotonic()`` instant).
+
+        Past it, raise ``LaunchRejectedError``: another gateway may already have released the claim's
+        budget (``START_REQUEST_BOUND``), so a start sent then could run a grant nobody holds.
+        """
+        ...
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus: ...
 

@@ -10,6 +10,7 @@ is ``<cluster id>/<step id>``.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -65,12 +66,12 @@ class EmrStepLauncher:
     def output_for(self, submission_id: str) -> str:
         return self.settings.outcome_uri(submission_id)
 
-    def launch(self, request: JobRequest) -> str:
+    def launch(self, request: JobRequest, start_by: float = math.inf) -> str:
         request_uri = self.settings.request_uri(request.submission_id)
         self._docs.put_request(request, request_uri)
         cluster_id = self.settings.emr.cluster_id
         if cluster_id is None:
-            return self._launch_transient(request, request_uri)
+            return self._launch_transient(request, request_uri, start_by)
         step = step_definition(self.settings, request, request_uri, on_failure="CONTINUE")
         kwargs: dict[str, Any] = {"JobFlowId": cluster_id, "Steps": [step]}
         if self.settings.emr.execution_role_arn:
@@ -78,7 +79,7 @@ class EmrStepLauncher:
         return start_run(
             f"add a step to EMR cluster {cluster_id}", self._emr.starter().add_job_flow_steps, sleep=self._sleep,
             run_id_of=lambda response: f"{cluster_id}/{response['StepIds'][0]}",
-            find_run=lambda: self.find_run(request.submission_id), **kwargs,
+            find_run=lambda: self.find_run(request.submission_id), start_by=start_by, **kwargs,
         )
 
     def cluster_definition(self, request: JobRequest, request_uri: str) -> dict[str, Any]:
@@ -125,11 +126,12 @@ class EmrStepLauncher:
             "Tags": [{"Key": "dpgw:submission", "Value": request.submission_id}],
         }
 
-    def _launch_transient(self, request: JobRequest, request_uri: str) -> str:
+    def _launch_transient(self, request: JobRequest, request_uri: str, start_by: float) -> str:
         definition = self.cluster_definition(request, request_uri)
         return start_run(
             "start a transient EMR cluster", self._emr.starter().run_job_flow, sleep=self._sleep,
-            run_id_of=self._first_step, find_run=lambda: self.find_run(request.submission_id), **definition,
+            run_id_of=self._first_step, find_run=lambda: self.find_run(request.submission_id), start_by=start_by,
+            **definition,
         )
 
     def _first_step(self, cluster: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ submission id in the arguments is what ``find_run`` matches after a crash.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -136,7 +137,7 @@ class GlueLauncher:
                 return None
             raise
 
-    def launch(self, request: JobRequest) -> str:
+    def launch(self, request: JobRequest, start_by: float = math.inf) -> str:
         request_uri = self.settings.request_uri(request.submission_id)
         self._docs.put_request(request, request_uri)
         self.ensure_job()
@@ -151,7 +152,7 @@ class GlueLauncher:
 
         return start_run(
             f"start a run of Glue job {name}", self._glue.starter().start_job_run, sleep=self._sleep,
-            run_id_of=started, find_run=lambda: self.find_run(request.submission_id),
+            run_id_of=started, find_run=lambda: self.find_run(request.submission_id), start_by=start_by,
             JobName=name, Arguments=arguments,
         )
 

@@ -8,6 +8,7 @@ the run again from its pid and its outcome file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from gateway.core.jobs import JobOutcome, JobRequest
 from gateway.errors import LaunchError
-from gateway.launchers.base import RunState, RunStatus
+from gateway.launchers.base import RunState, RunStatus, check_start_deadline
 
 
 class LocalSparkLauncher:
@@ -33,7 +34,7 @@ class LocalSparkLauncher:
     def output_for(self, submission_id: str) -> str:
         return str((self._job_dir(submission_id) / "outcome.json").resolve())
 
-    def launch(self, request: JobRequest) -> str:
+    def launch(self, request: JobRequest, start_by: float = math.inf) -> str:
         job_dir = self._job_dir(request.submission_id)
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
@@ -41,6 +42,7 @@ class LocalSparkLauncher:
             request_path.write_text(request.model_dump_json(indent=2))
             Path(request.output).unlink(missing_ok=True)
             env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+            check_start_deadline(start_by, f"start the local Spark job of {request.submission_id}")
             with open(job_dir / "job.log", "ab") as log:
                 child = subprocess.Popen(
                     [sys.executable, "-m", "gateway.runtime", "--request", str(request_path),

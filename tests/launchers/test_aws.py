@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from gateway.errors import LaunchError, LaunchOutcomeUnknownError, LaunchRejectedError
 from gateway.launchers.aws import call
+from gateway.launchers.base import START_REQUEST_BOUND
 
 
 def client_error(code: str, message: str = "no") -> ClientError:
@@ -79,5 +82,22 @@ def test_runs_are_started_by_a_client_that_never_resends(aws_env) -> None:
     lazy = LazyClient("glue", "eu-west-1")
     assert lazy.get().meta.config.retries["total_max_attempts"] == 5
     assert lazy.starter().meta.config.retries["total_max_attempts"] == 1
+    config = lazy.starter().meta.config  # a sent start is answered or given up within START_REQUEST_BOUND
+    assert config.connect_timeout + config.read_timeout == START_REQUEST_BOUND
     injected = object()
     assert LazyClient("glue", None, injected).starter() is injected
+
+
+def test_no_start_is_sent_after_its_deadline(sleeps) -> None:
+    fn = Flaky()
+    with pytest.raises(LaunchRejectedError, match="launch deadline passed"):
+        call("start a run", fn, sleep=sleeps, starts_run=True, start_by=time.monotonic() - 1)
+    assert fn.calls == 0
+
+
+def test_throttling_retries_stop_at_the_start_deadline(sleeps) -> None:
+    fn = Flaky(*[client_error("ThrottlingException")] * 3)
+    with pytest.raises(LaunchRejectedError, match="launch deadline passed"):
+        # the first backoff outlives the deadline
+        call("start a run", fn, sleep=lambda _: time.sleep(0.2), starts_run=True, start_by=time.monotonic() + 0.1)
+    assert fn.calls == 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emr.models import emr_backends
 
-from gateway.errors import LaunchError
+from gateway.errors import LaunchError, LaunchRejectedError
 from gateway.launchers.base import RunState
 from gateway.launchers.emr import EmrStepLauncher, step_definition
 from gateway.launchers.settings import AwsSettings
@@ -151,3 +152,16 @@ def test_find_run_on_a_configured_cluster(aws, settings, sleeps, make_request) -
     assert launcher.find_run("sub-2") == runs["sub-2"]
     assert launcher.find_run("sub-1") == runs["sub-1"]
     assert launcher.find_run("sub-3") is None
+
+
+@pytest.mark.parametrize("transient", [False, True])
+def test_no_step_or_cluster_is_started_after_the_start_deadline(aws, settings, sleeps, make_request, transient) -> None:
+    configured = settings if transient else on_cluster(settings, a_cluster(aws))
+    launcher = EmrStepLauncher(configured, emr=aws["emr"], s3=aws["s3"], sleep=sleeps)
+    aws["s3"].put_object(Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/software_settings.json",
+                         Body=(ROOT / "software_settings.json").read_bytes())
+    clusters_before = len(aws["emr"].list_clusters()["Clusters"])
+    with pytest.raises(LaunchRejectedError, match="launch deadline passed"):
+        launcher.launch(s3_request(make_request, launcher, "sub-1"), start_by=time.monotonic() - 1)
+    assert launcher.find_run("sub-1") is None
+    assert len(aws["emr"].list_clusters()["Clusters"]) == clusters_before

@@ -4,6 +4,7 @@ failure details, throttling), where moto has no implementation."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -185,6 +186,13 @@ def test_a_refused_start_raises_launch_rejected(aws, settings, sleeps, make_requ
     with pytest.raises(LaunchRejectedError, match="ConcurrentRunsExceededException"):
         launcher.launch(s3_request(make_request, launcher, "sub-2"))
     assert len(sleeps.delays) == 5  # retried: Glue needs a few seconds to free a slot
+
+
+def test_no_run_is_started_after_the_start_deadline(aws, settings, sleeps, make_request) -> None:
+    launcher = launcher_for(aws, settings, sleeps)
+    with pytest.raises(LaunchRejectedError, match="launch deadline passed"):
+        launcher.launch(s3_request(make_request, launcher, "sub-1"), start_by=time.monotonic() - 1)
+    assert launcher.find_run("sub-1") is None
 
 
 def test_a_missing_role_is_a_launch_error(aws, settings, sleeps, make_request) -> None:

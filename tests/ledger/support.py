@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from gateway.core.jobs import GroupValue, JobOutcome, JobRequest, JobResult
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import parse_spec
 from gateway.launchers import RunState, RunStatus
+from gateway.launchers.base import check_start_deadline
 from gateway.service import Gateway, no_checkpoint
 
 DATASET = Dataset(
@@ -49,7 +51,8 @@ class FileRunLauncher:
     def output_for(self, submission_id: str) -> str:
         return str(self.root / "out" / submission_id)
 
-    def launch(self, request: JobRequest) -> str:
+    def launch(self, request: JobRequest, start_by: float = math.inf) -> str:
+        check_start_deadline(start_by, f"start {request.submission_id}")
         path = self.root / "runs" / request.submission_id
         if path.exists():
             raise AssertionError(f"{request.submission_id} launched twice")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 
 import pytest
 
@@ -14,6 +16,7 @@ from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import parse_spec
 from gateway.errors import DataNotFoundError, GatewayValidationError, LaunchError
 from gateway.launchers import RunState, RunStatus
+from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, check_start_deadline
 from gateway.ledger import InMemoryLedgerStore
 from gateway.service import Gateway
 
@@ -29,12 +32,15 @@ class ScriptedLauncher:
         self.spend_factor = 1
         self.done: set[str] = set()
         self.budget_seen_at_launch: list[Budget] = []
+        self.start_windows: list[float] = []  # seconds left before each launch's start deadline
         self.gateway: Gateway | None = None
 
     def output_for(self, submission_id):
         return f"mem://{submission_id}"
 
-    def launch(self, request):
+    def launch(self, request, start_by=math.inf):
+        self.start_windows.append(start_by - time.monotonic())
+        check_start_deadline(start_by, f"start {request.submission_id}")  # as every launcher must
         if self.gateway is not None:  # the reservation must be in the ledger before the job starts
             block = self.gateway.state().blocks[f"events/{request.blocks[0]}"]
             self.budget_seen_at_launch.append(block.allocated)
@@ -181,6 +187,31 @@ def test_a_launch_interrupted_before_the_launcher_is_released_only_after_the_lea
     assert report.released == [claim.id] and launcher.requests == []
     block = gw.state().blocks["events/2026-10-03"]
     assert (block.allocated, block.unlocked) == (Budget(), Budget.demand(0.5))
+
+
+def test_every_start_is_due_well_before_the_launch_lease_ends(env):
+    gw, launcher, _ = env
+    gw.submit(spec(0.2))
+    lease = gw.launch_lease.total_seconds()
+    (window,) = launcher.start_windows
+    # a start sent at the deadline is answered (or timed out) START_REQUEST_BOUND later, still
+    # CLOCK_SKEW_MARGIN before any other gateway may release the claim
+    due = lease - START_REQUEST_BOUND - CLOCK_SKEW_MARGIN
+    assert due - 5 < window <= due
+
+
+def test_a_start_past_its_deadline_is_refused_and_released(env):
+    gw, launcher, _ = env
+    gw._start_window = -1.0  # a gateway that stalled past its start deadline before reaching the launcher
+    claim = gw.submit(spec(0.2))
+    assert gw.state().claim(claim.id).state is ClaimState.RELEASED and launcher.requests == []
+    assert "launch deadline passed" in (gw.state().claim(claim.id).reason or "")
+    assert gw.state().blocks["events/2026-10-03"].allocated == Budget()
+
+
+def test_a_lease_too_short_for_a_start_request_is_refused():
+    with pytest.raises(GatewayValidationError, match="launch lease"):
+        Gateway(InMemoryLedgerStore(), {}, inspect=lambda p, f: {}, launch_lease=dt.timedelta(seconds=60))
 
 
 def test_a_launch_interrupted_after_the_launcher_is_recorded_from_its_run_list(env):
