@@ -157,9 +157,11 @@ class Gateway:
         days = days_between(start, end)
         core.add_blocks(self.store.load(), dataset, days, capacity, self.clock())  # refuse the whole range up front
         for first in range(0, len(days), BLOCKS_PER_COMMIT):
-            chunk = days[first : first + BLOCKS_PER_COMMIT]
-            state = self._mutate(lambda s, now, chunk=chunk: core.add_blocks(s, dataset, chunk, capacity, now))
+            state = self._add_chunk(dataset, days[first : first + BLOCKS_PER_COMMIT], capacity)
         return [b for b in state.blocks_of(dataset) if b.day in set(days)]
+
+    def _add_chunk(self, dataset: str, days: list[dt.date], capacity: Budget) -> core.LedgerState:
+        return self._mutate(lambda s, now: core.add_blocks(s, dataset, days, capacity, now))
 
     # --- submissions ----------------------------------------------------------------------------
 
@@ -219,19 +221,20 @@ class Gateway:
         """
         now = self.clock()
         for claim in self.store.load().claims.values():
-            if claim.state is not ClaimState.LAUNCHING:
-                continue
-            launcher = self.launchers[claim.launcher or self.default_launcher]
-            run_id = launcher.find_run(claim.id)
-            try:
-                if run_id is not None:
-                    self._mutate(lambda s, now, c=claim, r=run_id: core.record_run(s, c.id, r, now))
-                    report.recovered.append(claim.id)
-                elif now - claim.updated_at >= self.launch_lease:
-                    self._mutate(lambda s, now, c=claim: core.release(s, c.id, NEVER_LAUNCHED, now))
-                    report.released.append(claim.id)
-            except LedgerConflictError:
-                continue  # another gateway recovered it first
+            if claim.state is ClaimState.LAUNCHING:
+                self._recover_launch(claim, now, report)
+
+    def _recover_launch(self, claim: Claim, now: dt.datetime, report: ScheduleReport) -> None:
+        run_id = self.launchers[claim.launcher or self.default_launcher].find_run(claim.id)
+        try:
+            if run_id is not None:
+                self._mutate(lambda s, at: core.record_run(s, claim.id, run_id, at))
+                report.recovered.append(claim.id)
+            elif now - claim.updated_at >= self.launch_lease:
+                self._mutate(lambda s, at: core.release(s, claim.id, NEVER_LAUNCHED, at))
+                report.released.append(claim.id)
+        except LedgerConflictError:
+            return  # another gateway recovered it first
 
     def _launch(self, claim: Claim) -> str:
         """Launch one admitted claim: 'launched', 'released' (never started) or 'skipped' (raced)."""

@@ -65,7 +65,7 @@ def init(
 ) -> None:
     """Create a ledger."""
     try:
-        settings = PolicySettings(policy=policy, n=n, lifetime=lifetime)
+        settings = PolicySettings.model_validate({"policy": policy, "n": n, "lifetime": lifetime})
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
     build_gateway(ledger).init(settings)

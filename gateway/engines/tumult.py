@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import tmlt.analytics as tmlt
 from pyspark.sql import functions as F
@@ -86,7 +86,7 @@ def _query(spec: QuerySpec, is_bool_key: bool) -> Query:
     agg = spec.aggregate
     grouped: QueryBuilder | GroupedQueryBuilder = builder
     if spec.group_by is not None:
-        keys = [_tumult_key(k, is_bool_key) for k in spec.group_by.keys]
+        keys: list[Any] = [_tumult_key(k, is_bool_key) for k in spec.group_by.keys]
         grouped = builder.groupby(KeySet.from_dict({_prepare.KEY: keys}))
     if agg.function is AggregateFunction.COUNT:
         return grouped.count(name=_prepare.VALUE)

@@ -189,8 +189,8 @@ class EmrStepLauncher:
     def _clusters(self) -> Iterator[dict[str, Any]]:
         marker: str | None = None
         while True:
-            page = call("list EMR clusters", self._emr.get().list_clusters, sleep=self._sleep,
-                        **({"Marker": marker} if marker else {}))
+            kwargs: dict[str, Any] = {"Marker": marker} if marker else {}
+            page = call("list EMR clusters", self._emr.get().list_clusters, sleep=self._sleep, **kwargs)
             yield from page.get("Clusters", [])
             marker = page.get("Marker")
             if not marker:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +29,13 @@ from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
 from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
-from gateway.errors import GatewayInternalError, LedgerConflictError, LedgerError, LedgerNotFoundError
+from gateway.errors import (
+    GatewayError,
+    GatewayInternalError,
+    LedgerConflictError,
+    LedgerError,
+    LedgerNotFoundError,
+)
 from gateway.ledger.aws import TRANSIENT_CODES, Backoff, client_errors, error_code, make_client, unavailable
 
 MAX_ACTIONS = 100  # TransactWriteItems' limit
@@ -152,8 +159,10 @@ class DynamoDBLedgerStore:
         if cached is not None and cached[0] == version:
             return cached[1]
         doc = json.loads(item["doc"]["S"])
-        decoders = {"settings": PolicySettings.model_validate, "dataset": Dataset.model_validate,
-                    "block": Block.from_json, "claim": Claim.from_json}
+        decoders: dict[str, Callable[[Any], Any]] = {
+            "settings": PolicySettings.model_validate, "dataset": Dataset.model_validate,
+            "block": Block.from_json, "claim": Claim.from_json,
+        }
         record = decoders[kind](doc)
         self._decoded[sk] = (version, record)
         return record
@@ -194,7 +203,7 @@ class DynamoDBLedgerStore:
                 raise unavailable(self.url, exc) from exc
         raise LedgerConflictError(f"the ledger at {self.url} stayed busy for {self.backoff.attempts} attempts")
 
-    def _conflict(self, actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> LedgerError:
+    def _conflict(self, actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> GatewayError:
         """A moved record is a conflict; a block at its expected version without the budget is a bug."""
         for action, reason in zip(actions, reasons, strict=False):
             if reason.get("Code") != "ConditionalCheckFailed":

@@ -9,7 +9,7 @@ never handed to a DP engine (they were not paid for).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,6 +123,7 @@ def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.d
         raise GatewayValidationError(f"time column {name!r} is missing from the data at {dataset.path}")
     kind = df.schema[name].dataType
     time = _col(name)
+    bound: Callable[[dt.date], Column]
     if isinstance(kind, T.DateType):
         bound = F.lit
     elif isinstance(kind, T.TimestampType):
