@@ -37,8 +37,8 @@ def spec(eps=0.1, blocks=None, client_id=None, analyst="ann"):
     return parse_spec(data)
 
 
-def fresh(n=4, policy="dpf-n") -> core.LedgerState:
-    state = core.LedgerState(settings=PolicySettings(policy=policy, n=n))
+def fresh(n=4, policy="dpf-n", **options) -> core.LedgerState:
+    state = core.LedgerState(settings=PolicySettings(policy=policy, n=n, **options))
     state, _ = core.add_dataset(state, DATASET, NOW)
     days = [dt.date(2026, 10, d) for d in range(1, 4)]
     state, _ = core.add_blocks(state, "events", days, Budget.capacity(1), NOW)
@@ -81,6 +81,37 @@ def test_release_returns_the_reservation_to_unlocked():
     assert (block.unlocked, block.allocated, block.consumed) == (Budget.capacity(1), Budget(), Budget())
     with pytest.raises(LedgerConflictError):  # released is final: no charge can follow
         core.finish(state, claim.id, True, NOW)
+
+
+def admit_and_release(state, eps):
+    claim = core.prepare_claim(state, spec(eps), NOW)
+    state, _ = commit(state, core.arrive(state, claim, NOW))
+    state, _ = commit(state, core.schedule(state, NOW))
+    state, _ = commit(state, core.start_launch(state, claim.id, NOW))
+    state, _ = commit(state, core.release(state, claim.id, "never started", NOW))
+    return state
+
+
+@pytest.mark.parametrize(("release_to", "unlocked", "locked"), [("unlocked", "0.25", "0.75"), ("locked", "0", "1")])
+def test_release_to_locked_puts_the_reservation_back_under_lock(release_to, unlocked, locked):
+    """Q6: PrivateKube's Go system returns a never-started reservation to locked; the next unlock frees it."""
+    state = admit_and_release(fresh(n=4, release_to=release_to), 0.25)
+    block = state.blocks["events/2026-10-03"].check()
+    assert (block.unlocked, block.locked, block.allocated) == (Budget.of(unlocked), Budget.of(locked), Budget())
+    state, _ = commit(state, core.arrive(state, core.prepare_claim(state, spec(0.9, client_id="k"), NOW), NOW))
+    assert state.blocks["events/2026-10-03"].unlocked == Budget.demand(0.5)  # unlock rules are cumulative
+
+
+def test_budget_relocked_on_a_retired_block_is_not_lost():
+    """A retired block holding re-locked budget is not final: waiting claims stay, the next arrival frees it."""
+    state = admit_and_release(fresh(n=1, release_to="locked"), 0.5)
+    block = state.blocks["events/2026-10-03"]
+    assert block.retired and not block.final and block.locked == Budget.demand(0.5)
+    big = core.prepare_claim(state, spec(0.8, client_id="big"), NOW)
+    state, _ = commit(state, core.arrive(state, big, NOW))  # the arrival releases the re-locked half again
+    state, _ = commit(state, core.schedule(state, NOW))
+    assert state.claims[big.id].state is ClaimState.ADMITTED
+    assert state.blocks["events/2026-10-03"].final
 
 
 def test_demand_above_capacity_is_rejected_on_arrival_without_unlocking():
