@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.core import ledger as core
 from gateway.core.budget import Budget
@@ -172,3 +174,44 @@ def test_block_selection_errors():
         core.prepare_claim(state, parse_spec({**spec().to_json(), "dataset": "nope"}), NOW)
     with pytest.raises(BlockRangeError, match="already exist"):
         core.add_blocks(state, "events", [dt.date(2026, 10, 3)], Budget.capacity(1), NOW)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["submit", "submit", "release", "finish"]), st.sampled_from([0.1, 0.3, 0.6]),
+                  st.integers(1, 3)),
+        min_size=1,
+        max_size=30,
+    ),
+    policy=st.sampled_from(["dpf-n", "dpf-t"]),
+    n=st.integers(1, 6),
+    order=st.sampled_from(["sorted", "heap_array"]),
+    release_to=st.sampled_from(["unlocked", "locked"]),
+)
+def test_accounts_hold_through_releases_with_every_compat_option(ops, policy, n, order, release_to):
+    """Submit, release and charge in any order, quirks on or off: no negative account, consumed <= capacity,
+    and allocated/consumed are exactly the demands of the claims holding or having spent them."""
+    lifetime = 10 if policy == "dpf-t" else None
+    state = fresh(n=n, policy=policy, lifetime=lifetime, order=order, release_to=release_to)
+    for i, (kind, eps, last) in enumerate(ops):
+        now = NOW + dt.timedelta(seconds=i)
+        admitted = [c for c in state.claims.values() if c.state is ClaimState.ADMITTED]
+        if kind == "submit":
+            claim = core.prepare_claim(state, spec(eps, blocks={"last": last}, client_id=f"k{i}"), now)
+            state, _ = commit(state, core.arrive(state, claim, now))
+        elif admitted and kind == "release":
+            state, _ = commit(state, core.start_launch(state, admitted[0].id, now))
+            state, _ = commit(state, core.release(state, admitted[0].id, "never started", now))
+        elif admitted:
+            state, _ = commit(state, core.start_launch(state, admitted[0].id, now))
+            state, _ = commit(state, core.record_run(state, admitted[0].id, "r", now))
+            state, _ = commit(state, core.finish(state, admitted[0].id, True, now))
+        state, _ = commit(state, core.schedule(state, now))
+        for key, block in state.blocks.items():
+            block.check()
+            held = [c.demands().get(key, Budget()) for c in state.claims.values() if c.state.holds_allocation]
+            spent = [c.demands().get(key, Budget()) for c in state.claims.values() if c.state is ClaimState.SUCCEEDED]
+            assert block.allocated == sum(held, Budget())
+            assert block.consumed == sum(spent, Budget())
+            assert (block.consumed + block.allocated).fits_in(block.capacity)
