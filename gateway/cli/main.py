@@ -19,6 +19,7 @@ from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
+from gateway.core.scheduling.policy import Order, ReleaseTo
 from gateway.core.spec import load_spec_text
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
@@ -61,11 +62,20 @@ def init(
     lifetime: Annotated[
         str | None, typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h.")
     ] = None,
+    order: Annotated[
+        Order, typer.Option(help="DPF: sorted (paper) or heap_array (PrivateKube's simulator order, Q1).")
+    ] = "sorted",
+    release_to: Annotated[
+        ReleaseTo,
+        typer.Option(help="DPF: where a never-started launch returns its budget; locked as PrivateKube's Go (Q6)."),
+    ] = "unlocked",
     json_out: Json = False,
 ) -> None:
     """Create a ledger."""
     try:
-        settings = PolicySettings.model_validate({"policy": policy, "n": n, "lifetime": lifetime})
+        settings = PolicySettings.model_validate(
+            {"policy": policy, "n": n, "lifetime": lifetime, "order": order, "release_to": release_to}
+        )
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
     build_gateway(ledger).init(settings)

@@ -9,6 +9,7 @@ import typer
 
 from gateway.cli import render
 from gateway.core import rdp as curves
+from gateway.core.scheduling.policy import Order
 from gateway.errors import GatewayValidationError
 from gateway.simulation import ReplayOptions, SimulationReport, replay, resolve
 from gateway.simulation.sweep import parse_sweep, plot, run_sweep, settings_for
@@ -39,6 +40,17 @@ def simulate(
     block_interval: Annotated[float | None, typer.Option(help="Trace files: a new block every S seconds.")] = None,
     initial_blocks: Annotated[int | None, typer.Option(help="Trace files: blocks at t=0.")] = None,
     rr_waste: Annotated[bool, typer.Option(help="Round robin loses a failed claim's holdings (artifact).")] = False,
+    order: Annotated[
+        Order, typer.Option(help="DPF: sorted (paper) or heap_array (the artifact walks its heap's array, Q1).")
+    ] = "sorted",
+    retire_without_unlock: Annotated[
+        bool,
+        typer.Option(
+            "--retire-without-unlock",
+            help="DPF-N, dynamic blocks: retire after block interval x max blocks per task x 1.01 with the rest "
+            "still locked, as the artifact (Q8).",
+        ),
+    ] = False,
     sweep: Annotated[str | None, typer.Option(help="Sweep N or T, e.g. n=1,50,100 or t=30,60.")] = None,
     plot_file: Annotated[Path | None, typer.Option("--plot", help="With --sweep: granted vs N/T as a PNG.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
@@ -51,15 +63,20 @@ def simulate(
     load = resolve(
         workload, rdp, seed, jitter, timeout=timeout, block_interval=block_interval, initial_blocks=initial_blocks
     )
-    options = ReplayOptions(rdp=rdp, alphas=load.alphas or curves.alpha_set(alphas), waste_held=rr_waste)
+    options = ReplayOptions(
+        rdp=rdp,
+        alphas=load.alphas or curves.alpha_set(alphas),
+        waste_held=rr_waste,
+        retire_without_unlock=retire_without_unlock,
+    )
     policies = [p.strip() for p in policy.split(",") if p.strip()]
     if sweep is not None:
         axis, values = parse_sweep(sweep)
-        reports = run_sweep(load, policies, axis, values, options)
+        reports = run_sweep(load, policies, axis, values, options, order)
         if plot_file is not None:
             plot(reports, axis, plot_file, f"{load.name} ({'RDP' if rdp else 'basic composition'})")
     else:
-        reports = [replay(load, settings_for(p, load, n, t), options) for p in policies]
+        reports = [replay(load, settings_for(p, load, n, t, order), options) for p in policies]
     if json_out:
         docs = [r.to_json() for r in reports]
         render.print_json(docs[0] if len(docs) == 1 else docs)

@@ -45,6 +45,15 @@ class Block:
         return self.capacity - self.unlocked - self.allocated - self.consumed
 
     @property
+    def final(self) -> bool:
+        """Retired with nothing locked: no budget will ever be unlocked again.
+
+        Retired alone is not enough: under ``release_to="locked"`` (note Q6) a returned reservation re-locks
+        budget on a retired block, and the policy's next unlock step releases it again.
+        """
+        return self.retired and self.locked.is_zero()
+
+    @property
     def remaining(self) -> Budget:
         """Budget not yet promised to any job: locked + unlocked."""
         return self.capacity - self.allocated - self.consumed

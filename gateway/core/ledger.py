@@ -229,7 +229,7 @@ def schedule(state: LedgerState, now: dt.datetime) -> Step:
     """Release what the clock has unlocked (time-based policies), then one admission pass over every pending claim."""
     policy = make_policy(state.settings)
     if policy.unlock.time_based:
-        state = state.with_(blocks=[policy.on_clock(b, now) for b in state.blocks.values() if not b.retired])
+        state = state.with_(blocks=[policy.on_clock(b, now) for b in state.blocks.values() if not b.final])
     outcome = run_pass(state.pending(), state.blocks, policy)
     events: list[AuditEvent] = []
     claims: list[Claim] = []
@@ -279,15 +279,23 @@ def finish(
 
 
 def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) -> Step:
-    """A launch that never started gives its reservation back to the blocks' unlocked budget."""
+    """A launch that never started gives its reservation back to the blocks' unlocked budget (the paper).
+
+    Under ``release_to="locked"`` it goes back to locked instead, as in PrivateKube's Go system (note Q6):
+    only the policy's next unlock step (an arrival, or the clock) releases it again. Our unlock rules are
+    cumulative, so that step releases all of it at once where Go trickles it out (εG/N per arrival, pro rata
+    per period). Locked is derived, so lowering allocated alone re-locks it.
+    """
     claim = state.claim(claim_id)
     released = claim.transition(
         ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason
     )
-    blocks = [
-        replace(state.blocks[k], allocated=state.blocks[k].allocated - d, unlocked=state.blocks[k].unlocked + d)
-        for k, d in claim.demands().items()
-    ]
+    to_locked = state.settings.release_to == "locked"
+    blocks = []
+    for key, demand in claim.demands().items():
+        block = state.blocks[key]
+        unlocked = block.unlocked if to_locked else block.unlocked + demand
+        blocks.append(replace(block, allocated=block.allocated - demand, unlocked=unlocked))
     event = AuditEvent(now, "released", claim.id, claim.analyst, claim.blocks, claim.demand, reason)
     return state.with_(blocks=blocks, claims=[released]), [event]
 

@@ -33,6 +33,26 @@ class ReplayOptions:
     alphas: tuple[float, ...] = rdp_curves.SIMULATOR_ALPHAS
     tick: float | None = None  # default: half the mean arrival interval (the artifact's adaptive tick)
     waste_held: bool = False  # round robin: lose a failed claim's accumulations, as the artifact does
+    # DPF-N, dynamic blocks: retire at block interval x most blocks per task x 1.01 (101 s on pk-multi-block)
+    # leaving the rest locked, so it is lost, as the artifact's _dpfn_subloop_eol_retire does (note Q8)
+    retire_without_unlock: bool = False
+
+
+def retirement_age(workload: Workload, settings: PolicySettings, options: ReplayOptions) -> float | None:
+    """Seconds after its creation at which the artifact retires a dynamic DPF-N block (Q8), if asked."""
+    if not options.retire_without_unlock:
+        return None
+    if settings.policy != "dpf-n":
+        raise GatewayValidationError(
+            f"--retire-without-unlock reproduces the artifact's DPF-N block end of life (quirk Q8); it means "
+            f"nothing for policy {settings.policy}: use dpf-n or drop it"
+        )
+    if not workload.block_interval:
+        raise GatewayValidationError(
+            "--retire-without-unlock retires dynamic blocks, but this workload has a static set of blocks; "
+            "give it a block interval or drop it"
+        )
+    return workload.block_interval * max(t.blocks for t in workload.tasks) * 1.01
 
 
 def _demands(workload: Workload, options: ReplayOptions) -> list[np.ndarray]:
@@ -102,30 +122,37 @@ def replay(
             status[index] = GRANTED
             delays[index] = clock.now - arrival
             touched.update(b for b in group.blocks if accounts.retired[b])
-        hopeless = result.hopeless
-        if touched and not policy.holds_budget:  # a retired block that lost budget may doom other groups
-            seen = set(map(id, candidates))
-            for block in touched:
-                hopeless += [
-                    g for g in by_block[block]
-                    if g.members and id(g) not in seen and hopeless_block(g, accounts) is not None
-                ]
+        # a retired block that lost budget may doom other groups (round robin finds its own hopeless claims)
+        doom(set() if policy.holds_budget else touched, result.hopeless, set(map(id, candidates)))
+
+    def doom(blocks: set[int], hopeless: list[Group], seen: set[int]) -> None:
+        """Reject ``hopeless`` and every other waiting group that a retired block in ``blocks`` cannot serve."""
+        for block in blocks:
+            hopeless += [
+                g for g in by_block[block]
+                if g.members and id(g) not in seen and hopeless_block(g, accounts) is not None
+            ]
         for group in hopeless:
             for _, index in group.members:
                 status[index] = REJECTED
                 accounts.forget(group.blocks, index)
-            dirty.update(group.blocks)  # round robin may have given accumulations back
+            if policy.holds_budget:  # round robin may have given accumulations back
+                dirty.update(group.blocks)
             group.members.clear()
 
     block_times = workload.block_times()
     tick = options.tick or 0.5 * workload.arrival_interval
     ticking = rule.time_based or policy.batched
     next_tick = tick if ticking else math.inf
+    retire_age = retirement_age(workload, settings, options)
+    retirements: deque[tuple[float, int]] = deque()  # (when, block), in creation order
+    heap_array = settings.order == "heap_array"
     bi = ti = 0
     while True:
         t_block = block_times[bi] if bi < len(block_times) else math.inf
         t_task = workload.tasks[ti].arrival if ti < n_tasks else math.inf
-        now = min(t_block, t_task, next_tick)
+        t_retire = retirements[0][0] if retirements else math.inf
+        now = min(t_block, t_task, next_tick, t_retire)
         if now >= workload.duration:
             break
         clock.advance(now)
@@ -135,7 +162,14 @@ def replay(
             by_block.append([])
             if accounts.release(block, *rule.initial()):
                 dirty.add(block)
+            if retire_age is not None:
+                retirements.append((now + retire_age, block))
             bi += 1
+        elif now == t_retire:
+            _, block = retirements.popleft()
+            if not accounts.retired[block]:
+                accounts.retired[block] = True  # whatever is still locked stays locked: lost (Q8)
+                doom({block}, [], set())
         elif now == t_task:
             task = workload.tasks[ti]
             existing = len(by_block)
@@ -146,6 +180,8 @@ def replay(
                 blocks = tuple(range(existing - k, existing))
                 for block in blocks:
                     accounts.arrivals[block] += 1
+                    if accounts.retired[block]:  # released all it will (or retired early, Q8): no unlock
+                        continue
                     step = rule.after_arrival(accounts.arrivals[block])
                     if step is not None and accounts.release(block, *step):
                         dirty.add(block)
@@ -176,7 +212,8 @@ def replay(
                 group.members.popleft()
                 status[index] = TIMED_OUT
                 accounts.forget(group.blocks, index)
-                dirty.update(group.blocks)
+                if policy.holds_budget:  # nothing else gives budget back (an unlock would misread as Q1's)
+                    dirty.update(group.blocks)
         if policy.batched:
             if on_tick:
                 pass_over([g for g in groups.values() if g.members])
@@ -186,9 +223,13 @@ def replay(
                 observe(now, accounts, status)
             continue
         if dirty or fresh:
-            candidates = {id(g): g for g in fresh if g.members}
-            for block in dirty:
-                candidates.update((id(g), g) for g in by_block[block] if g.members)
+            if heap_array:  # the artifact's list: every waiting claim after an unlock, else the new ones (Q1)
+                pool = groups.values() if dirty else fresh
+                candidates = {id(g): g for g in pool if g.members}
+            else:
+                candidates = {id(g): g for g in fresh if g.members}
+                for block in dirty:
+                    candidates.update((id(g), g) for g in by_block[block] if g.members)
             dirty.clear()
             fresh.clear()
             if candidates:

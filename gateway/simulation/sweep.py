@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from gateway.core.scheduling import PolicySettings, make_policy
+from gateway.core.scheduling.policy import Order
 from gateway.errors import GatewayValidationError
 from gateway.simulation.metrics import SimulationReport
 from gateway.simulation.replay import ReplayOptions, replay
@@ -18,7 +19,9 @@ from gateway.simulation.workloads import Workload
 TIME_POLICIES = {"dpf-t", "rr-t", "dpack"}
 
 
-def settings_for(policy: str, workload: Workload, n: int | None = None, t: float | None = None) -> PolicySettings:
+def settings_for(
+    policy: str, workload: Workload, n: int | None = None, t: float | None = None, order: Order = "sorted"
+) -> PolicySettings:
     """Settings for ``policy`` from N or T (the other derived through the mean arrival interval)."""
     if n is None and t is None:
         n = 100
@@ -28,7 +31,7 @@ def settings_for(policy: str, workload: Workload, n: int | None = None, t: float
     if t is None:
         t = n * workload.arrival_interval
     lifetime = t if policy in TIME_POLICIES else None
-    settings = PolicySettings(policy=policy, n=n, lifetime=lifetime)
+    settings = PolicySettings(policy=policy, n=n, lifetime=lifetime, order=order)
     make_policy(settings)
     return settings
 
@@ -47,15 +50,20 @@ def parse_sweep(text: str) -> tuple[str, list[float]]:
 
 
 def run_sweep(
-    workload: Workload, policies: Sequence[str], axis: str, values: Iterable[float], options: ReplayOptions
+    workload: Workload,
+    policies: Sequence[str],
+    axis: str,
+    values: Iterable[float],
+    options: ReplayOptions,
+    order: Order = "sorted",
 ) -> list[SimulationReport]:
     reports = []
     for policy in policies:
         for value in values:
             if axis == "n":
-                settings = settings_for(policy, workload, n=int(value))
+                settings = settings_for(policy, workload, n=int(value), order=order)
             else:
-                settings = settings_for(policy, workload, t=value)
+                settings = settings_for(policy, workload, t=value, order=order)
             reports.append(replay(workload, settings, options))
     return reports
 

@@ -36,8 +36,11 @@ tasks = st.lists(
     n=st.integers(1, 20),
     lifetime=st.floats(1, 80),
     timeout=st.none() | st.floats(1, 30),
+    quirks=st.booleans(),
 )
-def test_block_invariant_after_every_event(raw, policy, rdp, n, lifetime, timeout):
+def test_block_invariant_after_every_event(raw, policy, rdp, n, lifetime, timeout, quirks):
+    """Also with the artifact's compat options on where they apply: heap-array order (Q1, DPF) and early
+    retirement without unlock (Q8, DPF-N)."""
     rdp = rdp and not policy.startswith("rr-")  # round robin is basic-only
     workload = Workload(
         "random",
@@ -67,6 +70,8 @@ def test_block_invariant_after_every_event(raw, policy, rdp, n, lifetime, timeou
             granted_use[block, 0] += amount
         assert np.allclose(accounts.used, granted_use, atol=1e-9)
 
-    settings_ = PolicySettings(policy=policy, n=n, lifetime=lifetime)
-    report = replay(workload, settings_, ReplayOptions(rdp=rdp, alphas=ALPHAS), observe=check)
+    order = "heap_array" if quirks and policy.startswith("dpf") else "sorted"
+    settings_ = PolicySettings(policy=policy, n=n, lifetime=lifetime, order=order)
+    options = ReplayOptions(rdp=rdp, alphas=ALPHAS, retire_without_unlock=quirks and policy == "dpf-n")
+    report = replay(workload, settings_, options, observe=check)
     assert report.granted + report.rejected + report.timed_out + report.pending_at_end == report.arrivals

@@ -104,3 +104,57 @@ def test_cli_simulate_prints_json_and_plots_a_sweep(tmp_path, capsys):
     assert main([*args, "--plot", str(png)]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert main(["simulate", "--workload", "pk-single-block", "--policy", "dpf-n", "--sweep", "k=1"]) == 2
+
+
+def _early_retirement_workload() -> Workload:
+    """A block every 10 s; tasks read at most 2 blocks, so the artifact retires blocks 10 x 2 x 1.01 = 20.2 s old."""
+    tasks = (Task(1.0, 0.05, 1), Task(2.0, 0.5, 2), Task(12.0, 0.05, 2))
+    return Workload("early", tasks, duration=40.0, block_interval=10.0, initial_blocks=1, arrival_interval=10.0)
+
+
+@pytest.mark.parametrize("retire_without_unlock", [False, True])
+def test_dpf_n_blocks_retire_at_101_percent_of_their_window_with_budget_still_locked(retire_without_unlock):
+    """Q8: block 0 has unlocked 3/10 (three arrivals) when it retires at 20.2 s; the 0.5 claim can never run."""
+    seen: dict[str, object] = {}
+
+    def observe(now, accounts, status):
+        if now >= 20.2 and "retired" not in seen:
+            seen.update(retired=accounts.retired[0], released=float(accounts.released[0, 0]))
+
+    options = ReplayOptions(retire_without_unlock=retire_without_unlock)
+    report = replay(_early_retirement_workload(), PolicySettings(policy="dpf-n", n=10), options, observe=observe)
+    assert seen["released"] == pytest.approx(0.3)  # 0.7 still locked either way
+    assert seen["retired"] is retire_without_unlock
+    assert report.granted == 2
+    assert (report.rejected, report.pending_at_end) == ((1, 0) if retire_without_unlock else (0, 1))
+
+
+@pytest.mark.parametrize(("order", "granted"), [("sorted", 4), ("heap_array", 2)])
+def test_heap_array_order_replays_the_artifact_walk(order, granted):
+    """Q1: seven claims wait for DPF-T's first tick (0.56 unlocked). In arrival order their demands already
+    form a heap, so the artifact's array walk takes 0.05 then the 0.5 elephant, leaving nothing for the mice."""
+    demands = (0.05, 0.5, 0.06, 0.6, 0.7, 0.07, 0.08)
+    tasks = tuple(Task(0.1 * (i + 1), d) for i, d in enumerate(demands))
+    workload = Workload("heap", tasks, duration=1.5, arrival_interval=2.0)  # one tick, at 1 s
+    report = replay(workload, PolicySettings(policy="dpf-t", lifetime=1 / 0.56, order=order))
+    assert report.granted == granted
+
+
+def test_retire_without_unlock_is_refused_where_it_means_nothing():
+    q8 = ReplayOptions(retire_without_unlock=True)
+    with pytest.raises(GatewayValidationError, match="means nothing for policy dpf-t"):
+        replay(_early_retirement_workload(), PolicySettings(policy="dpf-t", lifetime=10), q8)
+    with pytest.raises(GatewayValidationError, match="static set of blocks"):
+        replay(mice_only(3), PolicySettings(policy="dpf-n", n=2), q8)
+
+
+def test_cli_simulate_takes_the_artifact_options(tmp_path, capsys):
+    trace = tmp_path / "trace.csv"
+    trace.write_text("arrival,epsilon,blocks\n1,0.05,1\n2,0.5,2\n12,0.05,2\n30,0.01,1\n")
+    args = ["simulate", "--workload", str(trace), "--block-interval", "10", "--policy", "dpf-n", "--n", "10", "--json"]
+    assert main([*args, "--retire-without-unlock", "--order", "heap_array"]) == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 1  # block 0 retired at 20.2 s, 0.7 locked
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["rejected"] == 0
+    assert main(["simulate", "--workload", "pk-single-block", "--policy", "fcfs", "--order", "heap_array"]) == 2
+    assert "use dpf-n or dpf-t" in capsys.readouterr().err.replace("\n", "")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.scheduling.accounts import Accounts, Group, Member
 from gateway.core.scheduling.block_accounts import BlockAccounts
-from gateway.core.scheduling.policy import Request, SchedulingPolicy
+from gateway.core.scheduling.policy import Order, Request, SchedulingPolicy
 
 GroupKey = Callable[[Group], tuple[Any, ...]]
 
@@ -26,27 +27,65 @@ class GroupPass:
     hopeless: list[Group] = field(default_factory=list)  # still waiting, and can never be served
 
 
-def greedy_pass(groups: Sequence[Group], accounts: Accounts, key: GroupKey, check_hopeless: bool = True) -> GroupPass:
+def greedy_pass(
+    groups: Sequence[Group],
+    accounts: Accounts,
+    key: GroupKey,
+    check_hopeless: bool = True,
+    order: Order = "sorted",
+) -> GroupPass:
     """Try claims in (policy key, arrival) order; admit each whose demand fits on all its blocks.
 
     Admitted members are popped from their group. Unlocked budget only shrinks during a pass, so a group
-    whose head does not fit is done for this pass (its other members are identical).
+    whose head does not fit is done for this pass (its other members are identical). ``order="heap_array"``
+    walks the heapified list instead (``_heap_array_admit``).
     """
-    heap = [(key(g), g.head[0], g.head[1], i) for i, g in enumerate(groups) if g.members]
-    heapq.heapify(heap)
     out = GroupPass()
-    while heap:
-        k, _, _, i = heapq.heappop(heap)
-        group = groups[i]
-        if not accounts.fits(group.blocks, group.demands):
-            continue
-        accounts.allocate(group.blocks, group.demands)
-        out.admitted.append((group, group.members.popleft()))
-        if group.members:
-            heapq.heappush(heap, (k, group.head[0], group.head[1], i))
+    if order == "heap_array":
+        _heap_array_admit(groups, accounts, key, out)
+    else:
+        heap = [(key(g), g.head[0], g.head[1], i) for i, g in enumerate(groups) if g.members]
+        heapq.heapify(heap)
+        while heap:
+            k, _, _, i = heapq.heappop(heap)
+            group = groups[i]
+            if not accounts.fits(group.blocks, group.demands):
+                continue
+            accounts.allocate(group.blocks, group.demands)
+            out.admitted.append((group, group.members.popleft()))
+            if group.members:
+                heapq.heappush(heap, (k, group.head[0], group.head[1], i))
     if check_hopeless:
         out.hopeless = [g for g in groups if g.members and hopeless_block(g, accounts) is not None]
     return out
+
+
+def _heap_array_admit(groups: Sequence[Group], accounts: Accounts, key: GroupKey, out: GroupPass) -> None:
+    """PrivateKube's simulator order (note Q1): ``heapify`` the per-claim list, built in arrival order, and
+    try it in array order rather than popping, so a larger claim may be tried before smaller ones.
+
+    The list holds one entry per claim, not per group, so the order is exactly the per-claim one; grouping
+    only skips the rest of a group once a member fails (identical demand, and budget only shrinks).
+    Admitted members may leave from the middle of a group; the others keep their arrival order.
+    """
+    keys = [key(g) if g.members else () for g in groups]
+    entries = [(keys[i], arrival, claim, i) for i, g in enumerate(groups) for arrival, claim in g.members]
+    entries.sort(key=lambda e: (e[1], e[2]))  # the artifact's wait queue is in arrival order
+    heapq.heapify(entries)
+    done: set[int] = set()
+    taken: dict[int, set[Any]] = {}
+    for _, arrival, claim, i in entries:
+        group = groups[i]
+        if i in done:
+            continue
+        if not accounts.fits(group.blocks, group.demands):
+            done.add(i)
+            continue
+        accounts.allocate(group.blocks, group.demands)
+        out.admitted.append((group, (arrival, claim)))
+        taken.setdefault(i, set()).add(claim)
+    for i, claims in taken.items():
+        groups[i].members = deque(m for m in groups[i].members if m[1] not in claims)
 
 
 def hopeless_block(group: Group, accounts: Accounts) -> Any:
@@ -80,7 +119,7 @@ def hopeless_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]) 
     """Why a waiting claim will never be served: one of its blocks is retired and cannot serve it now."""
     for key, demand in demands.items():
         block = blocks[key]
-        if block.retired and not demand.fits_in(block.unlocked):
+        if block.final and not demand.fits_in(block.unlocked):
             return (
                 f"block {key} has released all its budget and only {block.unlocked} is left "
                 f"unallocated, below the demand {demand}"

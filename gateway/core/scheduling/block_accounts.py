@@ -72,7 +72,7 @@ class BlockAccounts:
             self.blocks[key] = replace(block, unlocked=block.unlocked - demand, allocated=block.allocated + demand)
 
     def is_retired(self, block: str) -> bool:
-        return self.blocks[block].retired
+        return self.blocks[block].final
 
     def available(self, block: str) -> tuple[float, ...]:
         return (float(self.blocks[block].unlocked.epsilon),)

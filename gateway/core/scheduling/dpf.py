@@ -3,6 +3,7 @@
 Claims are tried in ascending dominant share (max over blocks and budget dimensions of demand/capacity),
 ties broken by the next-largest share, then arrival order; each claim that fits on all its blocks is
 admitted (note sections 3-5). Weighted DPF divides every share by the claim's weight (note 10.4).
+``order="heap_array"`` reproduces the artifact simulator's heap-array walk instead (quirk Q1).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from gateway.core.scheduling.accounts import Accounts, Group
 from gateway.core.scheduling.admission import GroupKey, GroupPass, greedy_pass
-from gateway.core.scheduling.policy import BlockSteps, PolicySettings, register
+from gateway.core.scheduling.policy import BlockSteps, Order, PolicySettings, register
 from gateway.core.scheduling.unlocking import OverLifetime, PerArrival, UnlockRule
 
 
@@ -33,6 +34,7 @@ def dominant_share_key(accounts: Accounts) -> GroupKey:
 class DpfNPolicy(BlockSteps):
     n: int
     include_delta_in_share: bool = False
+    order: Order = "sorted"
     name: str = "dpf-n"
     batched: bool = False
     holds_budget: bool = False
@@ -42,13 +44,14 @@ class DpfNPolicy(BlockSteps):
         return PerArrival(self.n)
 
     def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
-        return greedy_pass(groups, accounts, dominant_share_key(accounts))
+        return greedy_pass(groups, accounts, dominant_share_key(accounts), order=self.order)
 
 
 @dataclass(frozen=True)
 class DpfTPolicy(BlockSteps):
     lifetime: float
     include_delta_in_share: bool = False
+    order: Order = "sorted"
     name: str = "dpf-t"
     batched: bool = False
     holds_budget: bool = False
@@ -58,14 +61,16 @@ class DpfTPolicy(BlockSteps):
         return OverLifetime(self.lifetime)
 
     def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
-        return greedy_pass(groups, accounts, dominant_share_key(accounts))
+        return greedy_pass(groups, accounts, dominant_share_key(accounts), order=self.order)
 
 
 @register("dpf-n")
 def _dpf_n(settings: PolicySettings) -> DpfNPolicy:
-    return DpfNPolicy(n=settings.n, include_delta_in_share=settings.include_delta_in_share)
+    return DpfNPolicy(n=settings.n, include_delta_in_share=settings.include_delta_in_share, order=settings.order)
 
 
 @register("dpf-t")
 def _dpf_t(settings: PolicySettings) -> DpfTPolicy:
-    return DpfTPolicy(settings.lifetime_seconds(), include_delta_in_share=settings.include_delta_in_share)
+    return DpfTPolicy(
+        settings.lifetime_seconds(), include_delta_in_share=settings.include_delta_in_share, order=settings.order
+    )

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -77,7 +77,7 @@ class BlockSteps:
         return block if step is None else release(block, *step)
 
     def on_clock(self, block: Block, now: dt.datetime) -> Block:
-        if block.retired or not self.unlock.time_based:
+        if block.final or not self.unlock.time_based:
             return block
         created = block.created_at or dt.datetime.combine(block.day, dt.time(), dt.UTC)
         step = self.unlock.at(Fraction((now - created) // dt.timedelta(microseconds=1), 10**6))
@@ -101,7 +101,11 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+Order = Literal["sorted", "heap_array"]  # how a greedy pass walks its claims (heap_array: quirk Q1)
+ReleaseTo = Literal["unlocked", "locked"]  # where a never-started launch's reservation goes (locked: quirk Q6)
+
 _USES_N = frozenset({"dpf-n", "rr-n", "dpack"})
+_DPF = frozenset({"dpf-n", "dpf-t"})  # the only policies the artifact quirks Q1 and Q6 concern
 
 
 class PolicySettings(BaseModel):
@@ -109,6 +113,10 @@ class PolicySettings(BaseModel):
 
     ``n``: DPF-N/RR-N arrivals per block that unlock all of it, DPack's unlock steps over the lifetime.
     ``lifetime``: DPF-T/RR-T/DPack data lifetime in seconds (``"30d"`` accepted).
+
+    Artifact compat options (note section 8), off by default, DPF only:
+    ``order="heap_array"`` tries claims in ``heapq.heapify``'d array order, as PrivateKube's simulator (Q1);
+    ``release_to="locked"`` returns a never-started launch's reservation to locked, as its Go system (Q6).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -117,6 +125,8 @@ class PolicySettings(BaseModel):
     n: int = Field(default=10, ge=1)
     lifetime: float | None = None
     include_delta_in_share: bool = False
+    order: Order = "sorted"
+    release_to: ReleaseTo = "unlocked"
 
     @field_validator("lifetime", mode="before")
     @classmethod
@@ -130,6 +140,17 @@ class PolicySettings(BaseModel):
                 f"unknown scheduling policy {self.policy!r}; choose one of: {', '.join(sorted(POLICIES))}"
             )
         make_policy(self)  # a policy missing a setting (e.g. DPF-T without a lifetime) fails here, at init
+        if self.policy not in _DPF:
+            if self.order != "sorted":
+                raise GatewayValidationError(
+                    f"order {self.order} reproduces the DPF ordering of PrivateKube's simulator (quirk Q1) and "
+                    f"means nothing for policy {self.policy}; use dpf-n or dpf-t, or keep order sorted"
+                )
+            if self.release_to != "unlocked":
+                raise GatewayValidationError(
+                    f"release_to {self.release_to} reproduces PrivateKube's Go DPF (quirk Q6); under policy "
+                    f"{self.policy} nothing would unlock that budget again; use dpf-n or dpf-t, or keep unlocked"
+                )
         return self
 
     def summary(self) -> str:
@@ -139,6 +160,10 @@ class PolicySettings(BaseModel):
             parts.append(f"N={self.n}")
         if self.lifetime is not None:
             parts.append(f"lifetime {self.lifetime:g}s")
+        if self.order != "sorted":
+            parts.append(f"order {self.order}")
+        if self.release_to != "unlocked":
+            parts.append(f"release to {self.release_to}")
         return ", ".join(parts)
 
     def lifetime_seconds(self) -> float:

@@ -144,10 +144,14 @@ ALL_POLICIES = ["dpf-n", "dpf-t", "fcfs", "rr-n", "rr-t", "dpack"]
     n=st.integers(1, 12),
     lifetime=st.integers(1, 30),
     policy=st.sampled_from(ALL_POLICIES),
+    heap_array=st.booleans(),
 )
-def test_invariants_hold_after_every_arrival(arrivals, n, lifetime, policy):
-    """The exact ledger accounts, every policy: no negative account, allocated = granted (+ RR holdings)."""
-    sim = Sim(make_policy(PolicySettings(policy=policy, n=n, lifetime=lifetime)), [Budget.capacity(1)] * 4)
+def test_invariants_hold_after_every_arrival(arrivals, n, lifetime, policy, heap_array):
+    """The exact ledger accounts, every policy (DPF also in the artifact's heap-array order, Q1): no negative
+    account, allocated = granted (+ RR holdings)."""
+    order = "heap_array" if heap_array and policy.startswith("dpf") else "sorted"
+    policy_settings = PolicySettings(policy=policy, n=n, lifetime=lifetime, order=order)
+    sim = Sim(make_policy(policy_settings), [Budget.capacity(1)] * 4)
     demanded: dict[str, dict[str, Budget]] = {}
     for demands in arrivals:
         sim.arrive(demands)
