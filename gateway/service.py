@@ -188,15 +188,19 @@ class Gateway:
     def schedule(self) -> ScheduleReport:
         """Finish interrupted launches, follow running jobs, admit in policy order, launch what is admitted.
 
-        Admissions commit one claim at a time (``core.schedule_next``), so a change stays small and
+        What the clock has unlocked (time-based policies) commits first, in chunks, at one instant; then
+        admissions commit one claim at a time (``core.schedule_next``), so a change stays small and
         racing gateways conflict only on what they share. Admitted claims whose gateway stopped before
         launching them are launched here too.
         """
         report = ScheduleReport()
         self._recover_launches(report)
         report.finished = self.reconcile()
+        at = self.clock()
+        for keys in core.clock_releases(self.store.load(), at, BLOCKS_PER_COMMIT):
+            self._advance_clock(at, keys)
         while True:
-            state, change = self._commit_step(core.schedule_next)
+            state, change = self._commit_step(lambda s, now: core.schedule_next(s, now, clock_at=at))
             if not change.claims:
                 break
             for claim in change.claims:
@@ -213,6 +217,9 @@ class Gateway:
                 elif outcome == "released":
                     report.released.append(claim.id)
         return report
+
+    def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> None:
+        self._mutate(lambda s, now: core.advance_clock(s, at, keys))
 
     def _recover_launches(self, report: ScheduleReport) -> None:
         """LAUNCHING claims left by a gateway that stopped: record the run if it exists, else release.

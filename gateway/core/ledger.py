@@ -225,11 +225,35 @@ def arrive(state: LedgerState, claim: Claim, now: dt.datetime) -> Step:
     return state.with_(blocks=blocks, claims=[claim]), [submitted]
 
 
-def schedule(state: LedgerState, now: dt.datetime) -> Step:
-    """Release what the clock has unlocked (time-based policies), then one admission pass over every pending claim."""
+def clock_releases(state: LedgerState, at: dt.datetime, size: int) -> list[tuple[str, ...]]:
+    """The blocks whose budget the clock has unlocked by ``at`` (time-based policies), in chunks of ``size``.
+
+    A time-based policy moves every live block at once; committing that apart from the admissions, in
+    chunks, keeps each commit small (DynamoDB takes at most 100 records per transaction).
+    """
+    policy = make_policy(state.settings)
+    if not policy.unlock.time_based:
+        return []
+    moved = [k for k, b in state.blocks.items() if not b.final and policy.on_clock(b, at) is not b]
+    return [tuple(moved[i : i + size]) for i in range(0, len(moved), size)]
+
+
+def advance_clock(state: LedgerState, at: dt.datetime, keys: Iterable[str]) -> Step:
+    """Release what the clock has unlocked by ``at`` on these blocks; repeating it at the same ``at`` is a no-op."""
+    policy = make_policy(state.settings)
+    return state.with_(blocks=[policy.on_clock(state.blocks[k], at) for k in keys]), []
+
+
+def schedule(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | None = None) -> Step:
+    """Release what the clock has unlocked (time-based policies), then one admission pass over every pending claim.
+
+    ``clock_at``: the instant unlocks are brought up to (default ``now``); a caller that committed
+    ``advance_clock`` at that instant first passes it so that the admission steps touch only their blocks.
+    """
     policy = make_policy(state.settings)
     if policy.unlock.time_based:
-        state = state.with_(blocks=[policy.on_clock(b, now) for b in state.blocks.values() if not b.final])
+        at = now if clock_at is None else clock_at
+        state = state.with_(blocks=[policy.on_clock(b, at) for b in state.blocks.values() if not b.final])
     outcome = run_pass(state.pending(), state.blocks, policy)
     events: list[AuditEvent] = []
     claims: list[Claim] = []
@@ -318,7 +342,7 @@ def _expect(what: str, stored: int, new: int) -> None:
         raise LedgerConflictError(f"{what} changed concurrently (stored version {stored}, expected {new - 1})")
 
 
-def schedule_next(state: LedgerState, now: dt.datetime) -> Step:
+def schedule_next(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | None = None) -> Step:
     """An admission pass committed as small as it safely can be: its first decision alone, else all of it.
 
     Stores then commit admissions one claim at a time in the policy's order, so a change stays small
@@ -326,9 +350,9 @@ def schedule_next(state: LedgerState, now: dt.datetime) -> Step:
     only on what they share. The first decision is replayed with every other pending claim set aside;
     it is taken alone only if that replay writes exactly what the whole pass writes to those blocks
     (whatever the policy: unlocks that depend on the waiting claims, groups, clock releases). Otherwise
-    the whole pass is the step.
+    the whole pass is the step. ``clock_at`` as for ``schedule``.
     """
-    whole, events = schedule(state, now)
+    whole, events = schedule(state, now, clock_at)
     decision = next((e for e in events if e.kind in ("granted", "rejected")), None)
     if decision is None or decision.submission_id is None or len(events) == 1:
         return whole, events
@@ -336,7 +360,7 @@ def schedule_next(state: LedgerState, now: dt.datetime) -> Step:
     alone = replace(
         state, claims={k: c for k, c in state.claims.items() if k == chosen or c.state is not ClaimState.PENDING}
     )
-    after, step_events = schedule(alone, now)
+    after, step_events = schedule(alone, now, clock_at)
     touched = [k for k, b in after.blocks.items() if _changed(state.blocks.get(k), b)]
     same = (
         [e.kind for e in step_events] == [decision.kind]

@@ -12,7 +12,7 @@ from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import BlockRangeError, GatewayInternalError, LedgerConflictError, LedgerError, LedgerNotFoundError
-from tests.ledger.support import FileRunLauncher, check_books, gateway_for, setup_ledger, spec
+from tests.ledger.support import DATASET, FileRunLauncher, check_books, gateway_for, setup_ledger, spec
 
 
 def arrive(gw, eps, client_id=None, analyst="ann"):
@@ -152,6 +152,24 @@ def test_many_blocks_commit_in_chunks(make_store):
     added = gw.add_blocks("events", dt.date(2027, 1, 1), dt.date(2027, 4, 30), Budget.capacity(1))
     assert len(added) == 120
     assert len(make_store().load().blocks) == 122
+
+
+def test_a_clock_release_on_many_blocks_commits_in_chunks_then_admits(make_store, tmp_path):
+    store = make_store()
+    store.create(PolicySettings(policy="dpf-t", lifetime="1d"))
+    t0 = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    clock = [t0]
+    gw = gateway_for(store, FileRunLauncher(tmp_path), clock=lambda: clock[0])
+    gw._mutate(lambda s, now: core.add_dataset(s, DATASET, now))
+    gw.add_blocks("events", dt.date(2026, 9, 1), dt.date(2026, 12, 31), Budget.capacity(1))  # 122 blocks
+    first = arrive(gw, 0.4)  # needs 0.4 unlocked on the last two days: nothing is unlocked at t0
+    clock[0] = t0 + dt.timedelta(hours=12)  # every block half unlocked: 122 records move at once
+    report = gw.schedule()
+    assert report.admitted == [first]
+    state = make_store().load()
+    assert all(b.unlocked + b.allocated == Budget.demand("0.5") for b in state.blocks.values())
+    assert state.blocks["events/2026-12-31"].allocated == Budget.demand("0.4")
+    assert gw.schedule().admitted == [] and make_store().load() == state  # the same instant again: no change
 
 
 def test_a_range_that_overlaps_in_a_later_chunk_adds_nothing(make_store):
