@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from botocore.exceptions import ClientError
 
 from gateway.core import ledger as core
-from gateway.errors import LedgerConflictError, LedgerUnavailableError
+from gateway.core.budget import Budget
+from gateway.core.claims import ClaimState
+from gateway.errors import LedgerConflictError, LedgerError, LedgerUnavailableError
 from gateway.ledger.aws import Backoff
 from gateway.ledger.dynamodb import DynamoDBLedgerStore
 from gateway.ledger.s3 import S3LedgerStore
 from tests.ledger.conftest import BUCKET
-from tests.ledger.support import setup_ledger, spec
+from tests.ledger.support import FileRunLauncher, gateway_for, setup_ledger, spec
 
 NO_SLEEP = Backoff(attempts=4, sleep=lambda seconds: None)
 
@@ -71,6 +75,18 @@ def test_dynamodb_reports_a_failed_condition_as_a_conflict_at_once(moto_inproces
     with pytest.raises(LedgerConflictError):
         store.commit(arrival(store))
     assert flaky.calls == 1
+
+
+def test_dynamodb_refuses_a_query_over_more_blocks_than_one_transaction_holds(moto_inprocess, tmp_path):
+    setup_ledger(DynamoDBLedgerStore("t"))
+    gw = gateway_for(DynamoDBLedgerStore("t"), FileRunLauncher(tmp_path))
+    gw.add_blocks("events", dt.date(2026, 10, 3), dt.date(2027, 1, 31), Budget.capacity(1))  # 123 blocks
+    before = DynamoDBLedgerStore("t").load()
+    assert gw.submit(spec(0.1, last=98)).state is ClaimState.RUNNING  # claim + 98 blocks + audit = 100
+    with pytest.raises(LedgerError, match="query fewer blocks"):
+        gw.submit(spec(0.1, last=99))
+    after = DynamoDBLedgerStore("t").load()
+    assert len(after.claims) == 1 and len(after.blocks) == len(before.blocks)
 
 
 def test_dynamodb_gives_up_on_persistent_throttling(moto_inprocess):
