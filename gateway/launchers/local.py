@@ -2,7 +2,11 @@
 
 The child runs ``python -m gateway.runtime`` (the same entry point Glue and EMR call), so local
 status polling behaves like the cloud launchers: the CLI can exit and a later ``dpgw status`` finds
-the run again from its pid and its outcome file.
+the run again from its run record and its outcome file.
+
+The run record (``run.json``: run id, then the pid) is written *before* the process starts. A gateway
+that stops in between leaves a record of a run that may not exist, which is then charged as a failed
+run; the other order could release the budget of a job that did read data. ``find_run`` is the record.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import math
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,7 +32,7 @@ class LocalSparkLauncher:
 
     def __init__(self, workdir: str | os.PathLike[str]) -> None:
         self.workdir = Path(workdir)
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> the process this launcher started
 
     def _job_dir(self, submission_id: str) -> Path:
         return self.workdir / submission_id
@@ -43,6 +49,8 @@ class LocalSparkLauncher:
             Path(request.output).unlink(missing_ok=True)
             env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
             check_start_deadline(start_by, f"start the local Spark job of {request.submission_id}")
+            run_id = f"local-{uuid.uuid4().hex[:12]}"
+            self._write_record(request.submission_id, {"run_id": run_id})
             with open(job_dir / "job.log", "ab") as log:
                 child = subprocess.Popen(
                     [sys.executable, "-m", "gateway.runtime", "--request", str(request_path),
@@ -51,28 +59,34 @@ class LocalSparkLauncher:
                     env=env, start_new_session=True,
                 )
         except OSError as exc:
+            (job_dir / "run.json").unlink(missing_ok=True)  # Popen failed: the job provably never started
             raise LaunchError(f"could not start the local Spark job: {exc}") from exc
-        self._children[child.pid] = child
-        run_id = f"local-{child.pid}"
-        (job_dir / "run.json").write_text(json.dumps({"run_id": run_id}))
+        self._children[run_id] = child
+        self._write_record(request.submission_id, {"run_id": run_id, "pid": child.pid})
         return run_id
 
-    def find_run(self, submission_id: str) -> str | None:
-        """The run recorded at launch, else a live job process for this submission (a stop in between)."""
+    def _write_record(self, submission_id: str, record: dict[str, Any]) -> None:
+        path = self._job_dir(submission_id) / "run.json"
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(record))
+        partial.replace(path)  # atomic: a reader sees the old record or the new one, never half of one
+
+    def _record(self, submission_id: str) -> dict[str, Any] | None:
+        path = self._job_dir(submission_id) / "run.json"
         try:
-            return str(json.loads((self._job_dir(submission_id) / "run.json").read_text())["run_id"])
+            record = json.loads(path.read_text())
         except FileNotFoundError:
-            pass
-        except (ValueError, KeyError) as exc:
-            raise LaunchError(f"the run record of {submission_id} is unreadable: {exc}") from exc
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                args = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"gateway.runtime" in args and submission_id.encode() in args:
-                return f"local-{proc.name}"
-        return None
+            return None
+        except ValueError as exc:
+            raise LaunchError(f"the run record {path} is unreadable: {exc}") from exc
+        if not isinstance(record, dict) or "run_id" not in record:
+            raise LaunchError(f"the run record {path} has no run id; inspect it, then run `dpgw schedule`")
+        return record
+
+    def find_run(self, submission_id: str) -> str | None:
+        """The run recorded for this submission; none means no start was ever attempted."""
+        record = self._record(submission_id)
+        return None if record is None else str(record["run_id"])
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus:
         log_uri = str(self._job_dir(submission_id) / "job.log")
@@ -101,15 +115,21 @@ class LocalSparkLauncher:
             raise LaunchError(f"the job's outcome file {path} is unreadable: {exc}") from exc
 
     def _alive(self, run_id: str, submission_id: str) -> bool:
-        pid = int(run_id.removeprefix("local-"))
-        child = self._children.get(pid)
+        child = self._children.get(run_id)
         if child is not None:
             return child.poll() is None
-        proc = Path(f"/proc/{pid}")
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return False
-        # Guard against pid reuse: the process must be our job for this submission, and not a zombie.
-        return submission_id in cmdline and state != "Z"
+        record = self._record(submission_id) or {}
+        if record.get("pid") is not None:
+            return _is_job_process(Path(f"/proc/{record['pid']}"), submission_id)
+        # The gateway stopped between starting the process and recording its pid: look for the job.
+        return any(_is_job_process(proc, submission_id) for proc in Path("/proc").glob("[0-9]*"))
+
+
+def _is_job_process(proc: Path, submission_id: str) -> bool:
+    """A live, non-zombie ``gateway.runtime`` process of this submission (guards against pid reuse)."""
+    try:
+        args = (proc / "cmdline").read_bytes().split(b"\0")
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return b"gateway.runtime" in args and submission_id.encode() in args and state != "Z"
