@@ -118,3 +118,24 @@ def check_case(answer: Answer, sales: Any) -> Callable[[str, Case], EngineAnswer
         return result
 
     return check
+
+
+@pytest.fixture
+def check_bounds(answer: Answer, cases: dict[str, Case], sales: Any) -> Callable[[str], None]:
+    """The declared clamping bounds and the per-id cap hold, whatever the engine."""
+
+    def check(engine: str) -> None:
+        _, grouped = answer(engine, cases["sum_row_grouped"])  # values above high count as high
+        clamped = sales.exact("sum", "row", True)
+        unclamped = sales.exact("sum", "row", True, clamp=False)
+        for value in grouped.values:
+            if value.key != "west":
+                assert abs(value.value - clamped[value.key]) < 20
+                assert abs(value.value - unclamped[value.key]) > 200
+        _, total = answer(engine, cases["sum_id_total"])  # the whale's 40 rows of 50.0 add cap x 50, not 40 x 50
+        uncapped = sales.exact("sum", "row", False)[None]
+        capped = sales.exact("sum", "id", False)[None]
+        assert uncapped - capped == (sales.whale_rows - sales.cap) * 50.0
+        assert abs(total.values[0].value - capped) < 120  # Gaussian noise here: sigma ~ 19
+
+    return check
