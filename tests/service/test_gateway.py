@@ -161,7 +161,9 @@ def test_bad_input_changes_nothing(env):
 # --- crash recovery: LAUNCHING claims left behind by a gateway that stopped ------------------------
 
 
-def stop_at(name):
+def submit_stopping_at(gw, name, eps=0.2):
+    """Submit with the gateway dying at checkpoint ``name``; the same gateway object then acts as its restart."""
+
     class Stopped(BaseException):
         pass
 
@@ -169,17 +171,17 @@ def stop_at(name):
         if reached == name:
             raise Stopped(name)
 
-    return checkpoint, Stopped
+    gw.checkpoint = checkpoint
+    with pytest.raises(Stopped):
+        gw.submit(spec(eps))
+    gw.checkpoint = lambda name: None
 
 
 def test_a_launch_interrupted_before_the_launcher_is_released_only_after_the_lease(env):
     gw, launcher, _ = env
-    gw.checkpoint, Stopped = stop_at("launching")
-    with pytest.raises(Stopped):
-        gw.submit(spec(0.2))
+    submit_stopping_at(gw, "launching")
     claim = next(iter(gw.state().claims.values()))
     assert claim.state is ClaimState.LAUNCHING
-    gw.checkpoint = lambda name: None
     report = gw.schedule()  # still within the lease: a live gateway may be launching it right now
     assert report.released == [] and gw.state().claim(claim.id).state is ClaimState.LAUNCHING
     gw.clock = lambda: dt.datetime.now(dt.UTC) + gw.launch_lease
@@ -216,10 +218,7 @@ def test_a_lease_too_short_for_a_start_request_is_refused():
 
 def test_a_launch_interrupted_after_the_launcher_is_recorded_from_its_run_list(env):
     gw, launcher, _ = env
-    gw.checkpoint, Stopped = stop_at("launched")
-    with pytest.raises(Stopped):
-        gw.submit(spec(0.2))
-    gw.checkpoint = lambda name: None
+    submit_stopping_at(gw, "launched")
     report = gw.schedule()  # the run exists: recorded at once, no need to wait for the lease
     claim = gw.state().claim(report.recovered[0])
     assert claim.state is ClaimState.RUNNING and claim.run_id == "run-1" and len(launcher.requests) == 1
@@ -228,10 +227,7 @@ def test_a_launch_interrupted_after_the_launcher_is_recorded_from_its_run_list(e
 
 def test_an_admission_interrupted_before_launch_is_launched_by_the_next_pass(env):
     gw, launcher, _ = env
-    gw.checkpoint, Stopped = stop_at("admitted")
-    with pytest.raises(Stopped):
-        gw.submit(spec(0.2))
-    gw.checkpoint = lambda name: None
+    submit_stopping_at(gw, "admitted")
     report = gw.schedule()
     assert report.admitted == [] and len(report.launched) == 1 and len(launcher.requests) == 1
 
