@@ -234,7 +234,7 @@ def clock_releases(state: LedgerState, at: dt.datetime, size: int) -> list[tuple
     policy = make_policy(state.settings)
     if not policy.unlock.time_based:
         return []
-    moved = [k for k, b in state.blocks.items() if not b.final and policy.on_clock(b, at) is not b]
+    moved = [k for k, b in state.blocks.items() if policy.on_clock(b, at) is not b]
     return [tuple(moved[i : i + size]) for i in range(0, len(moved), size)]
 
 
@@ -252,8 +252,7 @@ def schedule(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | None 
     """
     policy = make_policy(state.settings)
     if policy.unlock.time_based:
-        at = now if clock_at is None else clock_at
-        state = state.with_(blocks=[policy.on_clock(b, at) for b in state.blocks.values() if not b.final])
+        state, _ = advance_clock(state, now if clock_at is None else clock_at, state.blocks)
     outcome = run_pass(state.pending(), state.blocks, policy)
     events: list[AuditEvent] = []
     claims: list[Claim] = []
