@@ -34,6 +34,7 @@ from gateway.errors import (
     GatewayValidationError,
     LaunchError,
     LedgerConflictError,
+    LedgerError,
 )
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState
 from gateway.ledger.base import LedgerStore
@@ -46,6 +47,8 @@ Checkpoint = Callable[[str], None]
 CHECKPOINTS = ("submitted", "admitted", "launching", "launched", "running", "finished")
 NEVER_LAUNCHED = "the gateway stopped before launching the job, which never started"
 BLOCKS_PER_COMMIT = 90  # below DynamoDB's 100 actions per transaction, with room for the audit item
+# Where a claim can be once its run is recorded (by this gateway or by one recovering the launch).
+RECORDED_RUN_STATES = (ClaimState.RUNNING, ClaimState.SUCCEEDED, ClaimState.FAILED)
 
 
 def no_checkpoint(name: str) -> None:
@@ -64,6 +67,20 @@ class ScheduleReport:
     released: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # launches found running after a gateway stopped
+    # One line per claim whose step failed this pass ("<id>: <what happened>"); the pass went on without it.
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pass:
+    """One scheduling pass in progress: its report, and the exception behind each claim's error line."""
+
+    report: ScheduleReport = field(default_factory=ScheduleReport)
+    failures: dict[str, Exception] = field(default_factory=dict)
+
+    def fail(self, claim_id: str, exc: Exception, message: str | None = None) -> None:
+        self.report.errors.append(f"{claim_id}: {message or f'{type(exc).__name__}: {exc}'}")
+        self.failures[claim_id] = exc
 
 
 class Gateway:
@@ -182,7 +199,9 @@ class Gateway:
 
         self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
         self.checkpoint("submitted")
-        self.schedule()
+        failure = self._schedule_pass().failures.get(claim.id)
+        if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
+            raise failure
         return self.store.load().claim(claim.id)
 
     def schedule(self) -> ScheduleReport:
@@ -193,9 +212,13 @@ class Gateway:
         racing gateways conflict only on what they share. Admitted claims whose gateway stopped before
         launching them are launched here too.
         """
-        report = ScheduleReport()
-        self._recover_launches(report)
-        report.finished = self.reconcile()
+        return self._schedule_pass().report
+
+    def _schedule_pass(self) -> _Pass:
+        run = _Pass()
+        report = run.report
+        self._recover_launches(run)
+        report.finished = self.reconcile(run=run)
         at = self.clock()
         for keys in core.clock_releases(self.store.load(), at, BLOCKS_PER_COMMIT):
             self._advance_clock(at, keys)
@@ -211,17 +234,32 @@ class Gateway:
                     report.rejected.append(claim.id)
         for claim in state.claims.values():
             if claim.state is ClaimState.ADMITTED:
-                outcome = self._launch(claim)
+                outcome = self._confined(run, claim, lambda c=claim: self._launch(c, run))
                 if outcome == "launched":
                     report.launched.append(claim.id)
                 elif outcome == "released":
                     report.released.append(claim.id)
-        return report
+        return run
+
+    def _confined(self, run: _Pass, claim: Claim, step: Callable[[], str | None]) -> str | None:
+        """Run one claim's step so that its failure stays with that claim: noted in the report, pass goes on.
+
+        The ledger's own errors concern every claim and a broken invariant (``GatewayInternalError``)
+        must stop the gateway, so those end the pass; so does a stop (BaseException). A claim left as it
+        was keeps its budget reserved: the next pass (or recovery) takes it from there.
+        """
+        try:
+            return step()
+        except (LedgerError, GatewayInternalError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - confined to this claim and reported, never swallowed
+            run.fail(claim.id, exc)
+            return None
 
     def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> None:
         self._mutate(lambda s, now: core.advance_clock(s, at, keys))
 
-    def _recover_launches(self, report: ScheduleReport) -> None:
+    def _recover_launches(self, run: _Pass) -> None:
         """LAUNCHING claims left by a gateway that stopped: record the run if it exists, else release.
 
         A launch younger than ``launch_lease`` may still be under way in a live gateway: left alone.
@@ -229,10 +267,19 @@ class Gateway:
         now = self.clock()
         for claim in self.store.load().claims.values():
             if claim.state is ClaimState.LAUNCHING:
-                self._recover_launch(claim, now, report)
+                self._confined(run, claim, lambda c=claim: self._recover_launch(c, now, run.report))
+
+    def _launcher_of(self, claim: Claim) -> Launcher:
+        name = claim.launcher or self.default_launcher
+        try:
+            return self.launchers[name]
+        except KeyError:
+            raise LaunchError(
+                f"this gateway has no launcher {name!r} (it has: {', '.join(sorted(self.launchers)) or 'none'})"
+            ) from None
 
     def _recover_launch(self, claim: Claim, now: dt.datetime, report: ScheduleReport) -> None:
-        run_id = self.launchers[claim.launcher or self.default_launcher].find_run(claim.id)
+        run_id = self._launcher_of(claim).find_run(claim.id)
         try:
             if run_id is not None:
                 self._mutate(lambda s, at: core.record_run(s, claim.id, run_id, at))
@@ -243,57 +290,93 @@ class Gateway:
         except LedgerConflictError:
             return  # another gateway recovered it first
 
-    def _launch(self, claim: Claim) -> str:
-        """Launch one admitted claim: 'launched', 'released' (never started) or 'skipped' (raced)."""
-        launcher = self.launchers[claim.launcher or self.default_launcher]
+    def _launch(self, claim: Claim, run: _Pass) -> str:
+        """Launch one admitted claim: 'launched', 'released' (never started), 'skipped' (raced) or 'unknown'.
+
+        Whatever fails before the launcher is called (no such launcher, a setting missing to build the
+        request) provably started nothing: the claim is released with the reason. A ``LaunchError`` from
+        the launcher means the same (the port's contract). Anything else the launcher raises may have
+        come after a start was sent, so the claim stays LAUNCHING with its budget reserved: recovery
+        records the run if ``find_run`` finds one, and releases it after the launch lease if not.
+        """
         start_by = time.monotonic() + self._start_window  # taken before the LAUNCHING time is stamped
         try:
+            launcher = self._launcher_of(claim)
             state = self._mutate(lambda s, now: core.start_launch(s, claim.id, now))
         except LedgerConflictError:
             return "skipped"  # another gateway is launching it
+        except LaunchError as exc:
+            return self._release(claim.id, f"launch failed: {exc}")
         self.checkpoint("launching")
-        dataset = state.dataset(claim.spec.dataset)
-        request = JobRequest(
-            submission_id=claim.id,
-            spec=claim.spec,
-            dataset=dataset,
-            blocks=tuple(state.blocks[k].day for k in claim.blocks),
-            granted=GrantedBudget.of(claim.demand),
-            output=launcher.output_for(claim.id),
-        )
+        try:
+            dataset = state.dataset(claim.spec.dataset)
+            request = JobRequest(
+                submission_id=claim.id,
+                spec=claim.spec,
+                dataset=dataset,
+                blocks=tuple(state.blocks[k].day for k in claim.blocks),
+                granted=GrantedBudget.of(claim.demand),
+                output=launcher.output_for(claim.id),
+            )
+        except (GatewayValidationError, LaunchError, ValidationError) as exc:  # nothing was sent yet
+            return self._release(claim.id, f"launch failed before starting: {exc}")
         try:
             run_id = launcher.launch(request, start_by)
         except LaunchError as exc:
-            reason = f"launch failed: {exc}"
-            self._mutate(lambda s, now: core.release(s, claim.id, reason, now))
-            return "released"
+            return self._release(claim.id, f"launch failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the run may exist: reserved until recovery decides
+            run.fail(
+                claim.id,
+                exc,
+                f"the launch ended in an error after it may have started the job; its budget stays reserved "
+                f"until `dpgw schedule` finds the run or the launch lease ({self.launch_lease}) runs out: "
+                f"{type(exc).__name__}: {exc}",
+            )
+            return "unknown"
         self.checkpoint("launched")
         try:
             self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
         except LedgerConflictError:
             current = self.store.load().claim(claim.id)
-            if current.state is not ClaimState.RUNNING or current.run_id != run_id:
-                raise GatewayInternalError(
-                    f"run {run_id} of {claim.id} started, but the ledger shows the claim {current.state.value}: "
-                    f"its launch outlived the launch lease ({self.launch_lease}); stop the run and report this"
-                ) from None
-            return "skipped"  # a recovering gateway recorded our run first
+            if current.run_id == run_id and current.state in RECORDED_RUN_STATES:
+                return "skipped"  # a recovering gateway found our run and recorded it first
+            raise GatewayInternalError(
+                f"run {run_id} of {claim.id} started, but the ledger shows the claim {current.state.value}"
+                f"{f' with run {current.run_id}' if current.run_id else ''}: its launch outlived the launch "
+                f"lease ({self.launch_lease}); stop the run and report this"
+            ) from None
         self.checkpoint("running")
         return "launched"
 
-    def reconcile(self, only: str | None = None) -> list[str]:
-        """Poll running jobs and record the ones that ended; returns their ids."""
+    def _release(self, claim_id: str, reason: str) -> str:
+        """Give back the budget of a launch that provably never started."""
+        try:
+            self._mutate(lambda s, now: core.release(s, claim_id, reason, now))
+        except LedgerConflictError:
+            return "skipped"  # another gateway moved it first
+        return "released"
+
+    def reconcile(self, only: str | None = None, run: _Pass | None = None) -> list[str]:
+        """Poll running jobs and record the ones that ended; returns their ids.
+
+        Within a scheduling pass (``run``), a job that cannot be polled is noted in its report and stays
+        running (charged when it is seen to end); the other jobs are still followed.
+        """
         finished = []
         for claim in self.store.load().claims.values():
             if claim.state is not ClaimState.RUNNING or (only and claim.id != only):
                 continue
-            if self._record_outcome(claim):
+            if run is None:
+                done = self._record_outcome(claim)
+            else:
+                done = bool(self._confined(run, claim, lambda c=claim: "yes" if self._record_outcome(c) else ""))
+            if done:
                 finished.append(claim.id)
         return finished
 
     def _record_outcome(self, claim: Claim) -> bool:
         assert claim.launcher is not None and claim.run_id is not None
-        status = self.launchers[claim.launcher].poll(claim.run_id, claim.id)
+        status = self._launcher_of(claim).poll(claim.run_id, claim.id)
         if not status.state.is_terminal:
             return False
         result = None
