@@ -4,13 +4,21 @@ to exit codes (see ``gateway.errors``)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.status import Status
+from rich.text import Text
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException
 
 from gateway.cli import audit, render
 from gateway.cli.package import package_command
@@ -159,6 +167,11 @@ def blocks_list(
         render.console.print(render.blocks_table(blocks))
 
 
+# A submission that ended without running: rejected (budget, 3); its launch never started or its job
+# failed (launch, 4). Pending, admitted, launching, running and succeeded exit 0.
+SUBMIT_EXIT_CODES = {ClaimState.REJECTED: 3, ClaimState.RELEASED: 4, ClaimState.FAILED: 4}
+
+
 def _read_spec(path: Path) -> str:
     try:
         return path.read_text()
@@ -187,10 +200,11 @@ def submit(
                 claim = gateway.wait(claim.id, on_tick=lambda c: status.update(f"{c.id} {c.state.value}…"))
     if json_out:
         render.print_json({**render.claim_json(claim), "result": claim.result})
-        return
-    render.console.print(render.claims_table([claim], title="Submission"))
-    if claim.state is ClaimState.SUCCEEDED:
-        render.console.print(render.result_table(claim))
+    else:
+        render.console.print(render.claims_table([claim], title="Submission"))
+        if claim.state is ClaimState.SUCCEEDED:
+            render.console.print(render.result_table(claim))
+    raise typer.Exit(SUBMIT_EXIT_CODES.get(claim.state, 0))
 
 
 @app.command()
@@ -254,20 +268,65 @@ def demo(
 app.command("package")(package_command)
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in the gateway, never the user's input
+USAGE_ERROR = 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; usage errors are typer's to report, gateway errors get one line and their exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    """Run the CLI and map every outcome to the README's exit codes; never let a traceback reach the user.
+
+    Usage errors (typer's parsing) exit 2, gateway errors their category's code, anything unexpected 70
+    with one line (the traceback only with ``DPGW_DEBUG=1``). With ``--json`` every error is one JSON
+    document on stdout: ``{"error": {"type": ..., "message": ...}}``.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    json_out = "--json" in args
     try:
-        app(args=args, prog_name="dpgw")
-    except SystemExit as done:
+        code = app(args=args, prog_name="dpgw", standalone_mode=False)
+    except SystemExit as done:  # a command that exits on its own
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except GatewayError as exc:
-        if "--json" in args:
-            render.print_json({"error": {"type": type(exc).__name__, "message": str(exc)}})
+    except typer.Abort:
+        return 130
+    except ClickException as exc:
+        if json_out:
+            _report_error(True, type(exc).__name__, exc.format_message())
         else:
-            render.err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return exc.exit_code
-    return 0
+            _show_usage_error(exc)
+        return exc.exit_code if exc.exit_code else USAGE_ERROR
+    except GatewayError as exc:
+        _report_error(json_out, type(exc).__name__, str(exc))
+        return exc.exit_code if exc.exit_code != 1 else INTERNAL_ERROR
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line and exit 70, never a traceback
+        if os.environ.get("DPGW_DEBUG") == "1":
+            traceback.print_exc()
+        message = (
+            f"internal error ({type(exc).__name__}: {_one_line(str(exc))}); this is a bug in dp-gateway: "
+            "rerun with DPGW_DEBUG=1 for the traceback and report it"
+        )
+        _report_error(json_out, "GatewayInternalError", message)
+        return INTERNAL_ERROR
+    return code if isinstance(code, int) else 0
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _report_error(json_out: bool, kind: str, message: str) -> None:
+    if json_out:
+        render.print_json({"error": {"type": kind, "message": message}})
+    else:  # plain text: a message may hold user strings that look like markup ("[/red]")
+        render.err_console.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
+
+
+def _show_usage_error(exc: ClickException) -> None:
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+    except ImportError:  # typer without rich
+        exc.show()
 
 
 if __name__ == "__main__":
