@@ -27,8 +27,8 @@ from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
-from gateway.core.scheduling.policy import Order, ReleaseTo
-from gateway.core.spec import load_spec_text
+from gateway.core.scheduling.policy import MAX_N, Order, ReleaseTo
+from gateway.core.spec import MAX_SPEC_BYTES, load_spec_text
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
@@ -66,9 +66,13 @@ def build_gateway(ledger: str | None) -> Gateway:
 def init(
     ledger: Ledger = None,
     policy: Annotated[str, typer.Option(help="Scheduling policy: dpf-n, dpf-t, fcfs, rr-n, rr-t or dpack.")] = "dpf-n",
-    n: Annotated[int, typer.Option("--n", help="DPF-N/RR-N: arrivals per block that unlock it; DPack: steps.")] = 10,
+    n: Annotated[
+        int,
+        typer.Option("--n", min=1, max=MAX_N, help="DPF-N/RR-N: arrivals per block that unlock it; DPack: steps."),
+    ] = 10,
     lifetime: Annotated[
-        str | None, typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h.")
+        str | None,
+        typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h; at most 100 years."),
     ] = None,
     order: Annotated[
         Order, typer.Option(help="DPF: sorted (paper) or heap_array (PrivateKube's simulator order, Q1).")
@@ -139,12 +143,15 @@ def blocks_add(
     name: str,
     from_: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")],
     to: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, inclusive.")],
-    epsilon: Annotated[str, typer.Option("--epsilon", help="ε capacity of each block.")],
+    epsilon: Annotated[str, typer.Option("--epsilon", help="ε capacity of each block (at most 1000000).")],
     delta: Annotated[str, typer.Option("--delta", help="δ capacity of each block.")] = "0",
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Add one privacy block per day from FROM to TO, each with the given capacity."""
+    """Add one privacy block per day from FROM to TO (at most 36,600 days), each with the given capacity.
+
+    Re-running the same command after an interruption adds only the days still missing.
+    """
     blocks = build_gateway(ledger).add_blocks(name, from_.date(), to.date(), Budget.capacity(epsilon, delta))
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
@@ -172,11 +179,13 @@ def blocks_list(
 SUBMIT_EXIT_CODES = {ClaimState.REJECTED: 3, ClaimState.RELEASED: 4, ClaimState.FAILED: 4}
 
 
-def _read_spec(path: Path) -> str:
+def _read_spec(path: Path) -> bytes:
+    """The spec file's bytes, read no further than the spec size limit (``/dev/zero`` ends at once)."""
     try:
-        return path.read_text()
+        with open(path, "rb") as handle:
+            return handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc.strerror}") from None
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
 
 
 @app.command()

@@ -97,9 +97,17 @@ class Block:
         )
 
 
+MAX_RANGE_DAYS = 36_600  # a hundred years of daily blocks: the most one range may name
+
+
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     if start > end:
         raise BlockRangeError(f"empty block range: {start} is after {end}")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise BlockRangeError(
+            f"the range {start}..{end} has {(end - start).days + 1} days; one range may hold at most "
+            f"{MAX_RANGE_DAYS:,} (about 100 years): split it"
+        )
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 

@@ -16,6 +16,9 @@ from gateway.errors import GatewayValidationError
 
 SCALE = Decimal("1e-18")
 ZERO = Decimal(0)
+# The largest ε a demand or a capacity may name. With 18 decimals this keeps every amount (and the sum of a
+# block's accounts) within the 28 significant digits of the decimal context, so arithmetic stays exact.
+MAX_EPSILON = Decimal(1_000_000)
 
 
 def _to_decimal(value: object, name: str) -> Decimal:
@@ -29,7 +32,7 @@ def _to_decimal(value: object, name: str) -> Decimal:
     try:
         result = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
-        raise GatewayValidationError(f"{name} must be a number, got {value!r}") from exc
+        raise GatewayValidationError(f"{name} must be a number, got {str(value)[:60]!r}") from exc
     if not result.is_finite():
         raise GatewayValidationError(f"{name} must be a finite number, got {value}")
     return result
@@ -43,6 +46,12 @@ def quantize_up(value: Decimal) -> Decimal:
 def quantize_down(value: Decimal) -> Decimal:
     """Round a capacity or an unlock down to the ledger scale."""
     return value.quantize(SCALE, rounding=ROUND_FLOOR).normalize() + ZERO
+
+
+def _short(value: Decimal) -> str:
+    """A user-given number for a message: fixed-point when short, else scientific (1E+400 has 400 digits)."""
+    text = _fmt(value) if abs(value.adjusted()) < 30 else f"{value:.6E}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _fmt(value: Decimal) -> str:
@@ -63,9 +72,11 @@ class Budget:
         eps = _to_decimal(epsilon, "epsilon")
         dlt = _to_decimal(delta, "delta")
         if eps < 0:
-            raise GatewayValidationError(f"epsilon must be >= 0, got {_fmt(eps)}")
+            raise GatewayValidationError(f"epsilon must be >= 0, got {_short(eps)}")
+        if eps > MAX_EPSILON:
+            raise GatewayValidationError(f"epsilon must be at most {_fmt(MAX_EPSILON)}, got {_short(eps)}")
         if dlt < 0 or dlt >= 1:
-            raise GatewayValidationError(f"delta must be in [0, 1), got {_fmt(dlt)}")
+            raise GatewayValidationError(f"delta must be in [0, 1), got {_short(dlt)}")
         return cls(eps, dlt)
 
     @classmethod
@@ -74,7 +85,10 @@ class Budget:
         budget = cls.of(epsilon, delta)
         if budget.epsilon <= 0:
             raise GatewayValidationError(f"epsilon must be > 0, got {_fmt(budget.epsilon)}")
-        return cls(quantize_up(budget.epsilon), quantize_up(budget.delta))
+        delta = quantize_up(budget.delta)
+        if delta >= 1:
+            raise GatewayValidationError(f"delta must be in [0, 1), got {_short(budget.delta)} (1 at 18 decimals)")
+        return cls(quantize_up(budget.epsilon), delta)
 
     @classmethod
     def capacity(cls, epsilon: object, delta: object = 0) -> Budget:
@@ -82,7 +96,10 @@ class Budget:
         budget = cls.of(epsilon, delta)
         if budget.epsilon <= 0:
             raise GatewayValidationError(f"block epsilon must be > 0, got {_fmt(budget.epsilon)}")
-        return cls(quantize_down(budget.epsilon), quantize_down(budget.delta))
+        epsilon = quantize_down(budget.epsilon)
+        if epsilon <= 0:
+            raise GatewayValidationError(f"block epsilon must be at least {_fmt(SCALE)} (the ledger's 18 decimals)")
+        return cls(epsilon, quantize_down(budget.delta))
 
     def __add__(self, other: Budget) -> Budget:
         return Budget(self.epsilon + other.epsilon, self.delta + other.delta)

@@ -258,10 +258,81 @@ def parse_spec(data: object) -> QuerySpec:
         raise SpecError("invalid query spec:\n  " + "\n  ".join(problems)) from None
 
 
-def load_spec_text(text: str) -> QuerySpec:
-    """Parse a YAML (or JSON, which is YAML) spec document."""
+MAX_SPEC_BYTES = 1 << 20  # 1 MiB: a spec is a few hundred bytes; anything near this is not a spec
+MAX_SPEC_DEPTH = 32  # nesting levels; a real spec uses three
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, made strict for untrusted documents.
+
+    Refuses duplicate keys (PyYAML lets the last one win silently: ``budget`` twice would charge the
+    second), aliases (a spec needs none, and they can make a small document expand), and
+    nesting deeper than ``MAX_SPEC_DEPTH`` (the composer recurses per level). A timestamp that is no
+    real date (``2026-02-30``) stays a string, so the field it is in reports it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise SpecError("the spec uses a YAML alias (*name); write the value out instead")
+        if self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            self._depth += 1
+            if self._depth > MAX_SPEC_DEPTH:
+                raise SpecError(f"the spec nests deeper than {MAX_SPEC_DEPTH} levels; a query spec needs three")
+            try:
+                return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise SpecError("the spec has a mapping key that is not a plain value") from None
+            if duplicate:
+                raise SpecError(
+                    f"the spec gives {str(key)[:80]!r} twice (line {key_node.start_mark.line + 1}); keep one"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-untyped-call]
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)  # type: ignore[no-untyped-call]
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
+
+
+def load_spec_text(text: str | bytes) -> QuerySpec:
+    """Parse a YAML (or JSON, which is YAML) spec document: the one door user specs come in by.
+
+    Bytes must be UTF-8 and at most ``MAX_SPEC_BYTES``; every problem is a ``SpecError`` (exit 2).
+    """
+    if isinstance(text, bytes):
+        if len(text) > MAX_SPEC_BYTES:
+            raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(
+                f"the spec is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+            ) from None
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SpecLoader)  # _SpecLoader is a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"the spec is not valid YAML or JSON: {exc}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a scalar PyYAML cannot build (a 5000-digit int)
+        raise SpecError(f"the spec holds a value that cannot be read: {str(exc)[:200]}") from None
     return parse_spec(data)

@@ -85,6 +85,8 @@ class BlockSteps:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_LIFETIME_SECONDS = 36_525 * 86_400.0  # 100 years: unlock periods beyond it are typos, not policies
+MAX_N = 1_000_000  # N arrivals per block (or unlock steps): far above any useful setting
 
 
 def parse_duration(value: object) -> float:
@@ -94,10 +96,15 @@ def parse_duration(value: object) -> float:
     else:
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
         if match is None:
-            raise GatewayValidationError(f"lifetime {value!r} is not a duration; write e.g. 30d, 12h, 15m or 90s")
+            raise GatewayValidationError(
+                f"lifetime {str(value)[:40]!r} is not a duration; write e.g. 30d, 12h, 15m or 90s"
+            )
         seconds = float(match[1]) * _UNITS[match[2] or "s"]
-    if seconds <= 0:
-        raise GatewayValidationError(f"lifetime must be positive, got {value!r}")
+    if not 0 < seconds <= MAX_LIFETIME_SECONDS:  # also refuses NaN and infinity
+        raise GatewayValidationError(
+            f"lifetime must be positive and at most 100 years ({MAX_LIFETIME_SECONDS // 86400:g}d), "
+            f"got {str(value)[:40]!r}"
+        )
     return seconds
 
 
@@ -122,7 +129,7 @@ class PolicySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy: str = "dpf-n"
-    n: int = Field(default=10, ge=1)
+    n: int = Field(default=10, ge=1, le=MAX_N)
     lifetime: float | None = None
     include_delta_in_share: bool = False
     order: Order = "sorted"
