@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,7 @@ from gateway.core.spec import MAX_SPEC_BYTES, load_spec_text
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
+from gateway.ledger.base import DamagedAuditWarning
 from gateway.service import Gateway
 from gateway.sources.s3 import inspect_any_columns
 
@@ -289,7 +291,18 @@ def main(argv: list[str] | None = None) -> int:
     document on stdout: ``{"error": {"type": ..., "message": ...}}``.
     """
     args = sys.argv[1:] if argv is None else list(argv)
-    json_out = "--json" in args
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DamagedAuditWarning)
+        warnings.showwarning = _show_warning
+        return _run(args, json_out="--json" in args)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **kwargs: object) -> None:
+    """Warnings go to stderr as one plain line (stdout stays one JSON document with --json)."""
+    render.err_console.print(Text.assemble(("warning:", "yellow"), " ", str(message)), highlight=False)
+
+
+def _run(args: list[str], json_out: bool) -> int:
     try:
         code = app(args=args, prog_name="dpgw", standalone_mode=False)
     except SystemExit as done:  # a command that exits on its own

@@ -37,6 +37,8 @@ from gateway.errors import (
     LedgerNotFoundError,
 )
 from gateway.ledger.aws import TRANSIENT_CODES, Backoff, client_errors, error_code, make_client, unavailable
+from gateway.ledger.base import warn_damaged_audit
+from gateway.ledger.codec import DECODE_ERRORS, decode_events
 
 MAX_ACTIONS = 100  # TransactWriteItems' limit
 LEDGER, AUDIT = "ledger", "audit"
@@ -158,17 +160,29 @@ class DynamoDBLedgerStore:
         cached = self._decoded.get(sk)
         if cached is not None and cached[0] == version:
             return cached[1]
-        doc = json.loads(item["doc"]["S"])
         decoders: dict[str, Callable[[Any], Any]] = {
             "settings": PolicySettings.model_validate, "dataset": Dataset.model_validate,
-            "block": Block.from_json, "claim": Claim.from_json,
+            "block": lambda doc: Block.from_json(doc).check(), "claim": Claim.from_json,
         }
-        record = decoders[kind](doc)
+        try:
+            record = decoders[kind](json.loads(item["doc"]["S"]))
+        except DECODE_ERRORS as exc:
+            detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise LedgerError(
+                f"the ledger at {self.url} has an unreadable record {sk[:100]!r} ({type(exc).__name__}: {detail}); "
+                "restore it from a backup or its audit trail"
+            ) from exc
         self._decoded[sk] = (version, record)
         return record
 
     def audit(self) -> list[AuditEvent]:
-        return [AuditEvent.from_json(e) for item in self._query(AUDIT) for e in json.loads(item["events"]["S"])]
+        events: list[AuditEvent] = []
+        for item in self._query(AUDIT):
+            try:
+                events += decode_events(item["events"]["S"])
+            except (ValueError, KeyError, TypeError) as exc:
+                warn_damaged_audit(f"{self.url} audit item {str(item.get('sk'))[:80]}", str(exc))
+        return events
 
     # --- commit ---------------------------------------------------------------------------------
 
