@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from gateway.core import ledger as core
-from gateway.core.blocks import Block, days_between
+from gateway.core.blocks import Block, block_key, days_between
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import BlockPeriod, DataFormat, Dataset
@@ -171,11 +171,20 @@ class Gateway:
         return dataset
 
     def add_blocks(self, dataset: str, start: dt.date, end: dt.date, capacity: Budget) -> list[Block]:
+        """Add a block per day of the range, in as few commits as the store takes; returns the blocks added.
+
+        The whole range is checked first. Days that already have a block of this capacity are skipped, so
+        re-running a range that was interrupted (a store that commits in chunks) adds only what is missing.
+        """
         days = days_between(start, end)
-        core.add_blocks(self.store.load(), dataset, days, capacity, self.clock())  # refuse the whole range up front
-        for first in range(0, len(days), BLOCKS_PER_COMMIT):
-            state = self._add_chunk(dataset, days[first : first + BLOCKS_PER_COMMIT], capacity)
-        return [b for b in state.blocks_of(dataset) if b.day in set(days)]
+        missing = core.blocks_to_add(self.store.load(), dataset, days, capacity)  # refuse the whole range up front
+        new_keys = [block_key(dataset, d) for d in missing]
+        limit = getattr(self.store, "records_per_commit", None)
+        size = len(days) if limit is None else max(1, limit - 1)  # one record is the commit's audit events
+        state = None
+        for first in range(0, len(days), size):
+            state = self._add_chunk(dataset, days[first : first + size], capacity)
+        return [state.blocks[k] for k in new_keys if state is not None and k in state.blocks]
 
     def _add_chunk(self, dataset: str, days: list[dt.date], capacity: Budget) -> core.LedgerState:
         return self._mutate(lambda s, now: core.add_blocks(s, dataset, days, capacity, now))

@@ -154,11 +154,14 @@ def blocks_add(
 
     Re-running the same command after an interruption adds only the days still missing.
     """
-    blocks = build_gateway(ledger).add_blocks(name, from_.date(), to.date(), Budget.capacity(epsilon, delta))
+    capacity = Budget.capacity(epsilon, delta)
+    blocks = build_gateway(ledger).add_blocks(name, from_.date(), to.date(), capacity)
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
+        days = (to.date() - from_.date()).days + 1
+        kept = f" ({days - len(blocks)} day(s) had their block already)" if len(blocks) < days else ""
+        render.console.print(Text(f"Added {len(blocks)} block(s) to {name}, capacity {capacity} each{kept}"))
 
 
 @blocks_app.command("list")

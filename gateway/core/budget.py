@@ -130,7 +130,14 @@ class Budget:
 
     @classmethod
     def from_json(cls, data: dict[str, str]) -> Budget:
-        return cls(Decimal(data["epsilon"]), Decimal(data.get("delta", "0")))
+        """A stored amount; the few distinct amounts of a large ledger are parsed once (budgets are immutable)."""
+        key = (data["epsilon"], data.get("delta", "0"))
+        budget = _PARSED.get(key)
+        if budget is None:
+            if len(_PARSED) >= 4096:
+                _PARSED.clear()
+            budget = _PARSED[key] = cls(Decimal(key[0]), Decimal(key[1]))
+        return budget
 
     def __str__(self) -> str:
         if self.delta == 0:
@@ -139,3 +146,4 @@ class Budget:
 
 
 NO_BUDGET = Budget()
+_PARSED: dict[tuple[str, str], Budget] = {}

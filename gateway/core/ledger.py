@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gateway.core.blocks import Block, block_key, new_blocks, resolve_selection
+from gateway.core.blocks import Block, block_key, resolve_selection
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import Dataset
@@ -156,20 +156,39 @@ def add_dataset(state: LedgerState, dataset: Dataset, now: dt.datetime) -> Step:
     return state.with_(datasets=[dataset]), [AuditEvent(now, "dataset-added", reason=dataset.path)]
 
 
-def add_blocks(
-    state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime
-) -> Step:
+def blocks_to_add(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget) -> list[dt.date]:
+    """The days of a range that still need a block; refuses the range if a day's block has another capacity."""
     state.dataset(dataset)
     if not days:
         raise BlockRangeError("no days to add")
-    existing = [d for d in days if block_key(dataset, d) in state.blocks]
-    if existing:
+    missing, clashing = [], []
+    for day in days:
+        existing = state.blocks.get(block_key(dataset, day))
+        if existing is None:
+            missing.append(day)
+        elif existing.capacity != capacity:
+            clashing.append(existing)
+    if clashing:
+        first = clashing[0]
         raise BlockRangeError(
-            f"{len(existing)} block(s) of {dataset!r} already exist (first: {existing[0]}); "
-            "a block's capacity is fixed once added"
+            f"{len(clashing)} block(s) of {dataset!r} in this range already exist with another capacity (first: "
+            f"{first.day}, {first.capacity}); a block's capacity is fixed once added"
         )
+    return missing
+
+
+def add_blocks(
+    state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime
+) -> Step:
+    """Add a block per day; days that already have a block of this capacity are skipped, so re-running an
+    interrupted range adds only what is missing. A day whose block has another capacity refuses the
+    whole range (a block's capacity is fixed once added)."""
+    missing = blocks_to_add(state, dataset, days, capacity)
+    if not missing:
+        return state, []  # every day has its block already: nothing to do
     unlocked, retired = make_policy(state.settings).initial_block(capacity)
-    blocks = [replace(b, retired=retired, created_at=now) for b in new_blocks(dataset, days, capacity, unlocked)]
+    zero = Budget()
+    blocks = [Block(dataset, day, capacity, unlocked, zero, zero, retired=retired, created_at=now) for day in missing]
     event = AuditEvent(now, "blocks-added", blocks=tuple(b.key for b in blocks), amount=capacity)
     return state.with_(blocks=blocks), [event]
 

@@ -18,6 +18,8 @@ class LedgerStore(Protocol):
     """
 
     url: str
+    # A store may also set ``records_per_commit: int`` (the most records one commit may write, its audit
+    # events counting as one); without it a commit may be any size, and bulk changes commit at once.
 
     def create(self, settings: PolicySettings) -> None:
         """Create an empty ledger; raises LedgerError if one already exists."""

@@ -53,6 +53,8 @@ def _num(value: Decimal) -> dict[str, str]:
 
 
 class DynamoDBLedgerStore:
+    records_per_commit = MAX_ACTIONS  # bulk changes (a long block range) commit in chunks
+
     def __init__(self, table: str, client: Any = None, backoff: Backoff | None = None) -> None:
         self.table = table
         self.url = f"dynamodb://{table}"
