@@ -3,6 +3,7 @@ to exit codes (see ``gateway.errors``)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -297,7 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", DamagedAuditWarning)
         warnings.showwarning = _show_warning
-        return _run(args, json_out="--json" in args)
+        try:
+            return _run(args, json_out="--json" in args)
+        except BrokenPipeError:  # an error report hit a closed pipe too
+            return _stdout_gone()
+
+
+def _stdout_gone() -> int:
+    """The reader of our output went away (``dpgw audit | head``): stop quietly, as a killed pipe would."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **kwargs: object) -> None:
@@ -321,6 +332,8 @@ def _run(args: list[str], json_out: bool) -> int:
     except GatewayError as exc:
         _report_error(json_out, type(exc).__name__, str(exc))
         return exc.exit_code if exc.exit_code != 1 else INTERNAL_ERROR
+    except BrokenPipeError:
+        return _stdout_gone()
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line and exit 70, never a traceback
         if os.environ.get("DPGW_DEBUG") == "1":
             traceback.print_exc()
