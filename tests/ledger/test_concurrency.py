@@ -61,8 +61,8 @@ def test_racing_gateways_never_overspend_nor_double_charge(kind, server_env, tmp
 
 @pytest.mark.parametrize("kind", ["dynamodb"])  # one store keeps it near a minute; S3 passes as well
 def test_32_clients_finishing_jobs_while_others_are_admitted_keep_the_books(kind, server_env, tmp_path):
-    """8 processes x 4 threads under DPF-N: each submits, ends its previous job and runs a pass, so charges
-    (allocated -> consumed) race admissions, unlocks and launches on the same blocks."""
+    """8 processes x 4 threads under DPF-N: each ends its earlier jobs, then submits (the submission's pass
+    charges them), so charges (allocated -> consumed) race admissions, unlocks and launches on the same blocks."""
     name = f"churn-{uuid.uuid4().hex[:8]}"
     url = f"s3://{BUCKET}/{name}" if kind == "s3" else f"dynamodb://{name}"
     runs = str(tmp_path / "runs")
