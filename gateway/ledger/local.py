@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_versions
 from gateway.core.scheduling import PolicySettings
-from gateway.errors import LedgerError, LedgerNotFoundError
+from gateway.errors import GatewayValidationError, LedgerError, LedgerNotFoundError
 from gateway.ledger.base import warn_damaged_audit
 from gateway.ledger.codec import EncodedDocument, decode_document, decode_events
 
@@ -27,6 +27,8 @@ TEMP_PREFIX, TEMP_SUFFIX = ".ledger-", ".tmp"
 
 class FileLedgerStore:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
+        if "\x00" in os.fspath(directory):
+            raise GatewayValidationError("the ledger path contains a NUL character; give a directory path")
         self.root = Path(directory)
         self.url = f"file://{self.root.resolve()}"
         self._snapshot = self.root / "ledger.json"
@@ -39,8 +41,8 @@ class FileLedgerStore:
     @contextlib.contextmanager
     def _io(self, what: str) -> Iterator[None]:
         """The file system's refusals (a path under /proc, a read-only disk, no permission) as LedgerErrors."""
-        self._check_directory()
         try:
+            self._check_directory()
             yield
         except OSError as exc:
             raise LedgerError(

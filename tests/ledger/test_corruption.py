@@ -182,3 +182,11 @@ def test_aws_stores_skip_a_damaged_audit_record_with_a_warning(kind, moto_inproc
         events = store.audit()
     assert len(caught) == 1 and caught[0].category is DamagedAuditWarning
     assert 0 < len(events) < before
+
+
+@pytest.mark.parametrize(("where", "code"), [("a\x00b", 2), ("x" * 5000, 3), ("/proc/self/status", 3)])
+def test_a_ledger_path_that_cannot_be_a_path_is_a_clear_error(where, code, capsys):
+    for command in (["init"], ["status", "--json"]):
+        assert main([*command, "--ledger", where]) == code
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err and "internal error" not in out + err
