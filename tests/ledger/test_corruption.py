@@ -190,3 +190,18 @@ def test_a_ledger_path_that_cannot_be_a_path_is_a_clear_error(where, code, capsy
         assert main([*command, "--ledger", where]) == code
         out, err = capsys.readouterr()
         assert "Traceback" not in out + err and "internal error" not in out + err
+
+
+@pytest.mark.parametrize("doc", ["{not json", "[]", '{"dataset": "events"}'])
+def test_a_damaged_dynamodb_record_is_a_clear_ledger_error(doc, moto_inprocess):
+    import boto3
+
+    from gateway.ledger.dynamodb import DynamoDBLedgerStore
+
+    setup_ledger(DynamoDBLedgerStore("damaged"))
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    key = {"pk": {"S": "ledger"}, "sk": {"S": "block#events/2026-10-01"}}
+    item = ddb.get_item(TableName="damaged", Key=key)["Item"]
+    ddb.put_item(TableName="damaged", Item={**item, "doc": {"S": doc}, "version": {"N": "7"}})
+    with pytest.raises(LedgerError, match="unreadable record 'block#events/2026-10-01'"):
+        DynamoDBLedgerStore("damaged").load()
