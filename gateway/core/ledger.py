@@ -177,9 +177,7 @@ def blocks_to_add(state: LedgerState, dataset: str, days: list[dt.date], capacit
     return missing
 
 
-def add_blocks(
-    state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime
-) -> Step:
+def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime) -> Step:
     """Add a block per day; days that already have a block of this capacity are skipped, so re-running an
     interrupted range adds only what is missing. A day whose block has another capacity refuses the
     whole range (a block's capacity is fixed once added)."""

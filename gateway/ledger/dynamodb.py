@@ -163,8 +163,10 @@ class DynamoDBLedgerStore:
         if cached is not None and cached[0] == version:
             return cached[1]
         decoders: dict[str, Callable[[Any], Any]] = {
-            "settings": PolicySettings.model_validate, "dataset": Dataset.model_validate,
-            "block": lambda doc: Block.from_json(doc).check(), "claim": Claim.from_json,
+            "settings": PolicySettings.model_validate,
+            "dataset": Dataset.model_validate,
+            "block": lambda doc: Block.from_json(doc).check(),
+            "claim": Claim.from_json,
         }
         try:
             record = decoders[kind](json.loads(item["doc"]["S"]))
