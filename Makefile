@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make demo` (set up + run the local end-to-end demo), `make test`.
+# Two commands on a fresh machine: `make demo` (set up + run the local end-to-end demo), `make test`
+# (lint, type check, then the whole suite: what CI runs).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -24,6 +25,8 @@ demo: check-java $(STAMP)
 	$(BIN)/dpgw demo
 
 test: check-java $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: check-java $(STAMP)
