@@ -24,9 +24,12 @@ from pydantic import ValidationError
 from gateway.core import ledger as core
 from gateway.core.blocks import Block, days_between
 from gateway.core.budget import Budget
+from gateway.core.burndown import Point, remaining_series
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import BlockPeriod, DataFormat, Dataset
+from gateway.core.forecast import Forecast, forecast
 from gateway.core.jobs import GrantedBudget, JobRequest, JobResult
+from gateway.core.ledger import AuditEvent
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
 from gateway.errors import (
@@ -323,6 +326,20 @@ class Gateway:
         if list(result.blocks) != [state.blocks[k].day for k in claim.blocks]:
             raise GatewayInternalError(f"job for {claim.id} read other blocks than granted; result withheld")
         return result
+
+    def forecast(self, claim_id: str) -> Forecast:
+        """When the claim can be admitted if nothing else competes, or why it never will."""
+        return forecast(self.store.load(), claim_id, self.clock())
+
+    def audit(self) -> list[AuditEvent]:
+        return self.store.audit()
+
+    def burn_down(self, dataset: str) -> tuple[list[Block], Mapping[str, list[Point]]]:
+        """A data set's blocks today and each one's remaining budget over time (from the audit trail)."""
+        state = self.store.load()
+        state.dataset(dataset)  # an unknown data set is a clear error
+        blocks = state.blocks_of(dataset)
+        return blocks, remaining_series(self.store.audit(), [b.key for b in blocks])
 
     def status(self, claim_id: str) -> Claim:
         claim = self.store.load().claim(claim_id)

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.status import Status
 
-from gateway.cli import audit, render
+from gateway.cli import audit, plot, render
 from gateway.cli.package import package_command
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
@@ -157,6 +157,25 @@ def blocks_list(
         render.print_json([render.block_json(b) for b in blocks])
     else:
         render.console.print(render.blocks_table(blocks))
+
+
+@blocks_app.command("plot")
+def blocks_plot(
+    name: str,
+    out: Annotated[Path | None, typer.Option("--out", help="PNG file to write (e.g. burn.png).")] = None,
+    ledger: Ledger = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the series as one JSON document instead.")] = False,
+) -> None:
+    """Plot a data set's budget per block and its burn-down over time (PNG), or print the series (--json)."""
+    gateway = build_gateway(ledger)
+    blocks, series = gateway.burn_down(name)
+    if json_out:
+        render.print_json(plot.series_json(name, blocks, series))
+        return
+    if out is None:
+        raise GatewayValidationError("give --out FILE.png for the picture, or --json for the series")
+    plot.write_png(plot.burn_figure(name, blocks, series, gateway.clock()), out)
+    render.console.print(f"Wrote {out} ({len(blocks)} block(s) of {name})")
 
 
 def _read_spec(path: Path) -> str:
