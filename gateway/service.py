@@ -32,6 +32,8 @@ from gateway.core.jobs import GrantedBudget, JobRequest, JobResult
 from gateway.core.ledger import AuditEvent
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
+from gateway.dashboard.model import Dashboard
+from gateway.dashboard.model import build as build_dashboard
 from gateway.errors import (
     GatewayInternalError,
     GatewayValidationError,
@@ -340,6 +342,10 @@ class Gateway:
         state.dataset(dataset)  # an unknown data set is a clear error
         blocks = state.blocks_of(dataset)
         return blocks, remaining_series(self.store.audit(), [b.key for b in blocks])
+
+    def dashboard(self, viewer: str | None) -> Dashboard:
+        """The dashboard's content as ``viewer`` may see it (None: an operator, who sees every query)."""
+        return build_dashboard(self.store.load(), self.store.audit(), self.clock(), viewer)
 
     def status(self, claim_id: str) -> Claim:
         claim = self.store.load().claim(claim_id)
