@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.status import Status
+from rich.text import Text
 
 from gateway.cli import audit, render
 from gateway.cli.package import package_command
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
-from gateway.core.claims import ClaimState
+from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import Order, ReleaseTo
@@ -83,7 +85,7 @@ def init(
     if json_out:
         render.print_json({"ledger": url, "settings": settings.model_dump()})
     else:
-        render.console.print(f"Created ledger at {url} (policy {settings.summary()})")
+        render.console.print(render.plain(f"Created ledger at {url} (policy {settings.summary()})"))
 
 
 @datasets_app.command("add")
@@ -112,7 +114,7 @@ def datasets_add(
         render.print_json(dataset.model_dump(mode="json"))
     else:
         cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
-        render.console.print(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})")
+        render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
 
 
 @datasets_app.command("list")
@@ -123,7 +125,13 @@ def datasets_list(ledger: Ledger = None, json_out: Json = False) -> None:
         render.print_json([d.model_dump(mode="json") for d in datasets])
         return
     for d in datasets:
-        render.console.print(f"{d.name}\t{d.format.value}\t{d.path}\ttime column {d.time_column}")
+        render.console.print(
+            render.plain(d.name),
+            render.plain(d.format.value),
+            render.plain(d.path),
+            render.plain(f"time column {d.time_column}"),
+            sep="\t",
+        )
 
 
 @blocks_app.command("add")
@@ -141,14 +149,19 @@ def blocks_add(
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
+        render.console.print(
+            render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
+        )
 
 
-@blocks_app.command("list")
+@blocks_app.command(
+    "list",
+    help="Budget per block: capacity, allocated, consumed, remaining, and what the ledger's policy released.\n\n"
+    + render.BLOCKS_HELP,
+)
 def blocks_list(
     name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
 ) -> None:
-    """Capacity, unlocked, allocated, consumed and remaining budget per block."""
     state = build_gateway(ledger).state()
     if name is not None:
         state.dataset(name)
@@ -156,7 +169,7 @@ def blocks_list(
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks))
+        render.console.print(render.blocks_table(blocks, state.settings))
 
 
 def _read_spec(path: Path) -> str:
@@ -169,28 +182,76 @@ def _read_spec(path: Path) -> str:
 @app.command()
 def submit(
     spec_file: Annotated[Path, typer.Argument(help="Query spec (YAML or JSON).")],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the job to finish if it is admitted.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the job to finish if it is admitted, showing its progress and elapsed time on stderr.",
+        ),
+    ] = False,
     launcher: Annotated[
         str | None, typer.Option(help="Where to run the job: local, glue or emr (default: the data set's, else local).")
     ] = None,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Validate a query, queue it as a pending claim, and run a scheduling pass."""
+    """Validate a query, queue it as a pending claim, and run a scheduling pass.
+
+    The JSON form gives the blocks read as block_range (first, last, count); dpgw status ID --json lists them all.
+    """
     gateway = build_gateway(ledger)
+    started = time.monotonic()
     claim = gateway.submit(load_spec_text(_read_spec(spec_file)), launcher=launcher)
     if wait and claim.state in (ClaimState.ADMITTED, ClaimState.LAUNCHING, ClaimState.RUNNING):
         if json_out:
             claim = gateway.wait(claim.id)
         else:
-            with Status(f"{claim.id} running…", console=render.err_console) as status:
-                claim = gateway.wait(claim.id, on_tick=lambda c: status.update(f"{c.id} {c.state.value}…"))
+            claim = _wait_with_progress(gateway, claim, started)
+    log = gateway.job_log(claim) if claim.state is ClaimState.FAILED else None
     if json_out:
-        render.print_json({**render.claim_json(claim), "result": claim.result})
+        extra = {"job_log": log} if log else {}
+        render.print_json({**render.claim_json(claim, full_blocks=False), **extra, "result": claim.result})
         return
     render.console.print(render.claims_table([claim], title="Submission"))
     if claim.state is ClaimState.SUCCEEDED:
         render.console.print(render.result_table(claim))
+    elif log:
+        render.err_console.print(render.plain(f"job log: {log}"))
+
+
+PROGRESS = {
+    ClaimState.PENDING: "queued, waiting for budget",
+    ClaimState.ADMITTED: "admitted (budget reserved), launching",
+    ClaimState.LAUNCHING: "launching the job",
+    ClaimState.RUNNING: "running: Spark starts, reads the granted days, computes, writes the answer (often 15-110 s)",
+}
+
+
+def _wait_with_progress(gateway: Gateway, submitted: Claim, started: float) -> Claim:
+    """Wait for a job, saying on stderr which step it is at and for how long (a query takes 15 s to minutes).
+
+    Submitting already queued the claim, admitted it and launched its job (one scheduling pass).
+    """
+    steps = "queued, admitted, job launched" if submitted.state is ClaimState.RUNNING else "queued, admitted"
+    render.err_console.print(render.plain(f"{time.monotonic() - started:6.1f}s  {submitted.id} {steps}"))
+    seen: list[ClaimState] = []
+    log: list[str | None] = []
+
+    def tick(claim: Claim) -> None:
+        elapsed = time.monotonic() - started
+        if claim.state not in seen:
+            seen.append(claim.state)
+            if claim.state is ClaimState.RUNNING and not log:
+                log.append(gateway.job_log(claim))
+                if log[0]:
+                    render.err_console.print(render.plain(f"{claim.id}: job log at {log[0]}"))
+            render.err_console.print(render.plain(f"{elapsed:6.1f}s  {claim.id} {claim.state.value}"))
+        doing = PROGRESS.get(claim.state, f"{claim.state.value}, recording the answer")
+        status.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
+
+    with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as status:
+        claim = gateway.wait(submitted.id, on_tick=tick)
+    return claim
 
 
 @app.command()
@@ -208,7 +269,10 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 def status(
     claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
 ) -> None:
-    """Show one submission, or all of them."""
+    """Show one submission (with the job log's location if its job failed), or all of them.
+
+    JSON: one submission lists every block it reads under blocks; the listing gives block_range only.
+    """
     gateway = build_gateway(ledger)
     if claim_id is not None:
         claims = [gateway.status(claim_id)]
@@ -216,23 +280,40 @@ def status(
         gateway.reconcile()
         claims = sorted(gateway.state().claims.values(), key=lambda c: (c.submitted_at, c.id))
     if json_out:
-        docs = [render.claim_json(c) for c in claims]
+        docs = [render.claim_json(c, full_blocks=claim_id is not None) for c in claims]
         render.print_json(docs[0] if claim_id is not None else docs)
     else:
         render.console.print(render.claims_table(claims))
+        if claim_id is not None and claims[0].state is ClaimState.FAILED and (log := gateway.job_log(claims[0])):
+            render.console.print(render.plain(f"job log: {log}"))
 
 
 @app.command()
-def result(claim_id: str, ledger: Ledger = None, json_out: Json = False) -> None:
-    """Print the private answer of a finished submission."""
+def result(
+    claim_id: str,
+    round_: Annotated[
+        bool, typer.Option("--round", help="Post-processing, display only: round each value to an integer.")
+    ] = False,
+    clamp_zero: Annotated[
+        bool, typer.Option("--clamp-zero", help="Post-processing, display only: show negative values as 0.")
+    ] = False,
+    ledger: Ledger = None,
+    json_out: Json = False,
+) -> None:
+    """Print the private answer of a finished submission.
+
+    Values are the engine's unbiased noisy estimates, so a count can be fractional or negative. --round and
+    --clamp-zero post-process what is shown (DP is unaffected: they only use the released value); the stored
+    answer never changes, and --json then gives each value's post_processed form beside the raw value.
+    """
     claim = build_gateway(ledger).status(claim_id)
     if claim.state is not ClaimState.SUCCEEDED:
         hint = f": {claim.reason}" if claim.reason else ""
         raise GatewayNotReady(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
     if json_out:
-        render.print_json(claim.result)
+        render.print_json(render.result_json(claim, round_, clamp_zero))
     else:
-        render.console.print(render.result_table(claim))
+        render.console.print(render.result_table(claim, round_, clamp_zero))
 
 
 class GatewayNotReady(GatewayError):
@@ -265,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         if "--json" in args:
             render.print_json({"error": {"type": type(exc).__name__, "message": str(exc)}})
         else:
-            render.err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            render.err_console.print(Text.assemble(("error:", "red"), " ", render.plain(exc, newlines=True)))
         return exc.exit_code
     return 0
 
