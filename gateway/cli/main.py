@@ -27,6 +27,7 @@ from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
+from gateway.sources.partitions import partition_days, runs
 from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
@@ -98,23 +99,63 @@ def datasets_add(
     launcher: Annotated[
         str | None, typer.Option(help="Default launcher of its queries: local, glue or emr (default local).")
     ] = None,
+    add_blocks: Annotated[
+        bool,
+        typer.Option(
+            "--add-blocks",
+            help="Also add one privacy block per day found in the partition directory names "
+            "(TIME_COLUMN=YYYY-MM-DD; metadata only), each with capacity --epsilon/--delta.",
+        ),
+    ] = False,
+    epsilon: Annotated[
+        str | None, typer.Option("--epsilon", help="With --add-blocks: ε capacity of each block.")
+    ] = None,
+    delta: Annotated[str, typer.Option("--delta", help="With --add-blocks: δ capacity of each block.")] = "0",
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Register a data set and its public schema."""
+    """Register a data set and its public schema (and, with --add-blocks, a block per day of data)."""
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
     local = "://" not in path
-    dataset = gateway.add_dataset(
-        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher
+    location = str(Path(path).resolve()) if local else path
+    days: list[dt.date] = []
+    capacity: Budget | None = None
+    if add_blocks:  # everything is checked before the ledger changes
+        if epsilon is None:
+            raise GatewayValidationError("--add-blocks needs the capacity of each block: --epsilon E [--delta D]")
+        capacity = Budget.capacity(epsilon, delta)
+        days = partition_days(location, time_column)
+        if not days:
+            raise GatewayValidationError(
+                f"found no {time_column}=YYYY-MM-DD partition directories under {path}, so --add-blocks cannot "
+                f"tell which days it holds; register without it and add blocks with: dpgw blocks add {name} "
+                "--from YYYY-MM-DD --to YYYY-MM-DD --epsilon E"
+            )
+    elif epsilon is not None:
+        raise GatewayValidationError("--epsilon and --delta go with --add-blocks (or use dpgw blocks add)")
+    dataset = gateway.add_dataset(name, location, fmt, time_column, block_period, launcher)
+    added = (
+        [b for first, last in runs(days) for b in gateway.add_blocks(name, first, last, capacity)] if capacity else []
     )
     if json_out:
-        render.print_json(dataset.model_dump(mode="json"))
-    else:
-        cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
-        render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
+        doc = dataset.model_dump(mode="json")
+        if add_blocks:
+            doc["blocks_added"] = {
+                "count": len(added),
+                "ranges": [[f.isoformat(), t.isoformat()] for f, t in runs(days)],
+            }
+        render.print_json(doc)
+        return
+    cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
+    render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
+    if added:
+        spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
+        render.console.print(
+            render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {added[0].capacity} each")
+        )
 
 
 @datasets_app.command("list")
