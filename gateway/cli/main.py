@@ -290,9 +290,12 @@ def _wait_with_progress(gateway: Gateway, submitted: Claim, started: float) -> C
         doing = PROGRESS.get(claim.state, f"{claim.state.value}, recording the answer")
         status.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
 
-    with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as status:
-        claim = gateway.wait(submitted.id, on_tick=tick)
-    return claim
+    try:
+        with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as status:
+            return gateway.wait(submitted.id, on_tick=tick)
+    except KeyboardInterrupt:  # the job runs in its own session: Ctrl-C stops the waiting only
+        render.err_console.print(render.plain(f"stopped waiting; the job goes on: dpgw status {submitted.id}"))
+        return gateway.status(submitted.id)
 
 
 @app.command()

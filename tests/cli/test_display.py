@@ -154,6 +154,9 @@ class FakeGateway:
     def job_log(self, c):
         return f"/ledger/jobs/{c.id}/job.log"
 
+    def status(self, claim_id):
+        return Claim(claim_id, claim(2).spec, claim(2).blocks, Budget.demand(0.5), ClaimState.RUNNING, NOW, NOW)
+
 
 def test_wait_reports_each_step_with_elapsed_time_and_the_job_log(monkeypatch):
     console = render.Console(width=200, record=True, color_system=None, stderr=True)
@@ -170,3 +173,17 @@ def test_wait_reports_each_step_with_elapsed_time_and_the_job_log(monkeypatch):
         "q-1 running",
         "q-1 failed",
     ]
+
+
+class InterruptedGateway(FakeGateway):
+    def wait(self, claim_id, on_tick):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_stops_waiting_and_shows_where_the_job_is(monkeypatch):
+    console = render.Console(width=200, record=True, color_system=None, stderr=True)
+    monkeypatch.setattr(render, "err_console", console)
+    submitted = Claim("q-1", claim(2).spec, claim(2).blocks, Budget.demand(0.5), ClaimState.RUNNING, NOW, NOW)
+    done = cli._wait_with_progress(InterruptedGateway([]), submitted, started=0.0)
+    assert done.state is ClaimState.RUNNING
+    assert "stopped waiting; the job goes on: dpgw status q-1" in console.export_text()
