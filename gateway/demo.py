@@ -185,7 +185,11 @@ def run_demo(workdir: Path) -> None:
         while any(gateway.status(i).state.holds_allocation for i in running):
             time.sleep(1)
             live.update(render.claims_table(_claims(gateway, ids)))
+    if not console.is_terminal:
+        console.line()  # a piped Live table ends without a newline
         live.update(render.claims_table(_claims(gateway, ids)))
+    if not console.is_terminal:
+        console.line()  # a piped Live table ends without a newline
 
     console.print(Rule("Private answers"))
     for claim in _claims(gateway, ids):
