@@ -187,3 +187,52 @@ def test_ctrl_c_stops_waiting_and_shows_where_the_job_is(monkeypatch):
     done = cli._wait_with_progress(InterruptedGateway([]), submitted, started=0.0)
     assert done.state is ClaimState.RUNNING
     assert "stopped waiting; the job goes on: dpgw status q-1" in console.export_text()
+
+
+def test_status_of_a_failed_job_prints_its_log_location(tmp_path, monkeypatch, capsys):
+    from gateway.demo import generate_purchases
+
+    generate_purchases(tmp_path / "data", days=2, users=10)
+    ledger = tmp_path / "ledger"
+    monkeypatch.setenv("DPGW_LEDGER", str(ledger))
+    assert cli.main(["init", "--n", "10"]) == 0
+    assert (
+        cli.main(
+            [
+                "datasets",
+                "add",
+                "p",
+                "--path",
+                str(tmp_path / "data"),
+                "--time-column",
+                "day",
+                "--add-blocks",
+                "--epsilon",
+                "1",
+            ]
+        )
+        == 0
+    )
+    spec = tmp_path / "q.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "engine": "tumult",
+                "dataset": "p",
+                "analyst": "ann",
+                "blocks": {"last": 2},
+                "budget": {"epsilon": 0.5},
+                "privacy_unit": "row",
+                "aggregate": {"function": "count"},
+            }
+        )
+    )
+    capsys.readouterr()
+    assert cli.main(["submit", str(spec), "--json"]) == 0
+    claim_id = json.loads(capsys.readouterr().out)["id"]  # pending: one arrival unlocks 0.1 of 1
+    doc = json.loads((ledger / "ledger.json").read_text())
+    doc["claims"][claim_id].update(state="failed", launcher="local", run_id="local-x", reason="job failed")
+    (ledger / "ledger.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(render.console, "width", 400)
+    assert cli.main(["status", claim_id]) == 0
+    assert f"job log: {ledger / 'jobs' / claim_id / 'job.log'}" in capsys.readouterr().out
