@@ -276,22 +276,19 @@ def _wait_with_progress(gateway: Gateway, submitted: Claim, started: float) -> C
     steps = "queued, admitted, job launched" if submitted.state is ClaimState.RUNNING else "queued, admitted"
     render.err_console.print(render.plain(f"{time.monotonic() - started:6.1f}s  {submitted.id} {steps}"))
     seen: list[ClaimState] = []
-    log: list[str | None] = []
 
     def tick(claim: Claim) -> None:
         elapsed = time.monotonic() - started
         if claim.state not in seen:
             seen.append(claim.state)
-            if claim.state is ClaimState.RUNNING and not log:
-                log.append(gateway.job_log(claim))
-                if log[0]:
-                    render.err_console.print(render.plain(f"{claim.id}: job log at {log[0]}"))
             render.err_console.print(render.plain(f"{elapsed:6.1f}s  {claim.id} {claim.state.value}"))
-        doing = PROGRESS.get(claim.state, f"{claim.state.value}, recording the answer")
-        status.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
+            if claim.state is ClaimState.RUNNING and (log := gateway.job_log(claim)):
+                render.err_console.print(render.plain(f"        job log: {log}"))
+        doing = PROGRESS.get(claim.state, claim.state.value)
+        spinner.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
 
     try:
-        with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as status:
+        with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as spinner:
             return gateway.wait(submitted.id, on_tick=tick)
     except KeyboardInterrupt:  # the job runs in its own session: Ctrl-C stops the waiting only
         render.err_console.print(render.plain(f"stopped waiting; the job goes on: dpgw status {submitted.id}"))

@@ -69,6 +69,7 @@ def block_json(block: Block) -> dict[str, Any]:
         "day": block.day.isoformat(),
         "capacity": block.capacity.to_json(),
         "unlocked": block.unlocked.to_json(),
+        "locked": block.locked.to_json(),
         "allocated": block.allocated.to_json(),
         "consumed": block.consumed.to_json(),
         "remaining": block.remaining.to_json(),
@@ -104,9 +105,9 @@ BLOCKS_HELP = (
 
 def blocks_table(blocks: Iterable[Block], settings: PolicySettings | None = None, title: str | None = None) -> Table:
     """One row per block, with the columns the ledger's policy gives a meaning to (see ``BLOCKS_HELP``)."""
-    blocks = list(blocks)
+    rows = list(blocks)
     policy = settings.policy if settings is not None else "dpf-n"
-    with_delta = any(b.capacity.delta > 0 for b in blocks)
+    with_delta = any(b.capacity.delta > 0 for b in rows)
     unit = "ε / δ" if with_delta else "ε"
     heading = title or f"Privacy blocks ({unit}), policy {settings.summary() if settings else policy}"
     table = Table(title=plain(heading))
@@ -119,7 +120,7 @@ def blocks_table(blocks: Iterable[Block], settings: PolicySettings | None = None
     table.add_column("block", no_wrap=True)
     for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
-    for b in blocks:
+    for b in rows:
         amounts = {
             "capacity": b.capacity,
             "unlocked": b.unlocked,

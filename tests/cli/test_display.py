@@ -165,12 +165,12 @@ def test_wait_reports_each_step_with_elapsed_time_and_the_job_log(monkeypatch):
     states = [ClaimState.LAUNCHING, ClaimState.RUNNING, ClaimState.RUNNING, ClaimState.FAILED]
     done = cli._wait_with_progress(FakeGateway(states), submitted, started=0.0)
     assert done.state is ClaimState.FAILED
-    lines = [line.split("s  ", 1)[-1] for line in console.export_text().splitlines() if line.strip()]
+    lines = [line.split("s  ", 1)[-1].strip() for line in console.export_text().splitlines() if line.strip()]
     assert lines == [
         "q-1 queued, admitted",
         "q-1 launching",
-        "q-1: job log at /ledger/jobs/q-1/job.log",
         "q-1 running",
+        "job log: /ledger/jobs/q-1/job.log",
         "q-1 failed",
     ]
 
