@@ -354,6 +354,12 @@ class Gateway:
             claim = self.store.load().claim(claim_id)
         return claim
 
+    def job_log(self, claim: Claim) -> str | None:
+        """Where the job's log is (a local path or an s3:// / console URI), once it has been launched."""
+        if claim.launcher is None or claim.run_id is None or claim.launcher not in self.launchers:
+            return None
+        return self.launchers[claim.launcher].poll(claim.run_id, claim.id).log_uri
+
     def wait(
         self,
         claim_id: str,

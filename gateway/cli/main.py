@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.status import Status
+from rich.text import Text
 
 from gateway.cli import audit, plot, render
 from gateway.cli.package import package_command
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
-from gateway.core.claims import ClaimState
+from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import Order, ReleaseTo
@@ -25,6 +27,7 @@ from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
+from gateway.sources.partitions import partition_days, runs
 from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
@@ -83,7 +86,7 @@ def init(
     if json_out:
         render.print_json({"ledger": url, "settings": settings.model_dump()})
     else:
-        render.console.print(f"Created ledger at {url} (policy {settings.summary()})")
+        render.console.print(render.plain(f"Created ledger at {url} (policy {settings.summary()})"))
 
 
 @datasets_app.command("add")
@@ -96,23 +99,63 @@ def datasets_add(
     launcher: Annotated[
         str | None, typer.Option(help="Default launcher of its queries: local, glue or emr (default local).")
     ] = None,
+    add_blocks: Annotated[
+        bool,
+        typer.Option(
+            "--add-blocks",
+            help="Also add one privacy block per day found in the partition directory names "
+            "(TIME_COLUMN=YYYY-MM-DD; metadata only), each with capacity --epsilon/--delta.",
+        ),
+    ] = False,
+    epsilon: Annotated[
+        str | None, typer.Option("--epsilon", help="With --add-blocks: ε capacity of each block.")
+    ] = None,
+    delta: Annotated[str, typer.Option("--delta", help="With --add-blocks: δ capacity of each block.")] = "0",
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Register a data set and its public schema."""
+    """Register a data set and its public schema (and, with --add-blocks, a block per day of data)."""
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
     local = "://" not in path
-    dataset = gateway.add_dataset(
-        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher
+    location = str(Path(path).resolve()) if local else path
+    days: list[dt.date] = []
+    capacity: Budget | None = None
+    if add_blocks:  # everything is checked before the ledger changes
+        if epsilon is None:
+            raise GatewayValidationError("--add-blocks needs the capacity of each block: --epsilon E [--delta D]")
+        capacity = Budget.capacity(epsilon, delta)
+        days = partition_days(location, time_column)
+        if not days:
+            raise GatewayValidationError(
+                f"found no {time_column}=YYYY-MM-DD partition directories under {path}, so --add-blocks cannot "
+                f"tell which days it holds; register without it and add blocks with: dpgw blocks add {name} "
+                "--from YYYY-MM-DD --to YYYY-MM-DD --epsilon E"
+            )
+    elif epsilon is not None:
+        raise GatewayValidationError("--epsilon and --delta go with --add-blocks (or use dpgw blocks add)")
+    dataset = gateway.add_dataset(name, location, fmt, time_column, block_period, launcher)
+    added = (
+        [b for first, last in runs(days) for b in gateway.add_blocks(name, first, last, capacity)] if capacity else []
     )
     if json_out:
-        render.print_json(dataset.model_dump(mode="json"))
-    else:
-        cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
-        render.console.print(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})")
+        doc = dataset.model_dump(mode="json")
+        if add_blocks:
+            doc["blocks_added"] = {
+                "count": len(added),
+                "ranges": [[f.isoformat(), t.isoformat()] for f, t in runs(days)],
+            }
+        render.print_json(doc)
+        return
+    cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
+    render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
+    if added:
+        spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
+        render.console.print(
+            render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {added[0].capacity} each")
+        )
 
 
 @datasets_app.command("list")
@@ -123,7 +166,13 @@ def datasets_list(ledger: Ledger = None, json_out: Json = False) -> None:
         render.print_json([d.model_dump(mode="json") for d in datasets])
         return
     for d in datasets:
-        render.console.print(f"{d.name}\t{d.format.value}\t{d.path}\ttime column {d.time_column}")
+        render.console.print(
+            render.plain(d.name),
+            render.plain(d.format.value),
+            render.plain(d.path),
+            render.plain(f"time column {d.time_column}"),
+            sep="\t",
+        )
 
 
 @blocks_app.command("add")
@@ -141,14 +190,19 @@ def blocks_add(
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
+        render.console.print(
+            render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
+        )
 
 
-@blocks_app.command("list")
+@blocks_app.command(
+    "list",
+    help="Budget per block: capacity, allocated, consumed, remaining, and what the ledger's policy released.\n\n"
+    + render.BLOCKS_HELP,
+)
 def blocks_list(
     name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
 ) -> None:
-    """Capacity, unlocked, allocated, consumed and remaining budget per block."""
     state = build_gateway(ledger).state()
     if name is not None:
         state.dataset(name)
@@ -156,7 +210,7 @@ def blocks_list(
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks))
+        render.console.print(render.blocks_table(blocks, state.settings))
 
 
 @blocks_app.command("plot")
@@ -188,28 +242,76 @@ def _read_spec(path: Path) -> str:
 @app.command()
 def submit(
     spec_file: Annotated[Path, typer.Argument(help="Query spec (YAML or JSON).")],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the job to finish if it is admitted.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the job to finish if it is admitted, showing its progress and elapsed time on stderr.",
+        ),
+    ] = False,
     launcher: Annotated[
         str | None, typer.Option(help="Where to run the job: local, glue or emr (default: the data set's, else local).")
     ] = None,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Validate a query, queue it as a pending claim, and run a scheduling pass."""
+    """Validate a query, queue it as a pending claim, and run a scheduling pass.
+
+    The JSON form gives the blocks read as block_range (first, last, count); dpgw status ID --json lists them all.
+    """
     gateway = build_gateway(ledger)
+    started = time.monotonic()
     claim = gateway.submit(load_spec_text(_read_spec(spec_file)), launcher=launcher)
     if wait and claim.state in (ClaimState.ADMITTED, ClaimState.LAUNCHING, ClaimState.RUNNING):
         if json_out:
             claim = gateway.wait(claim.id)
         else:
-            with Status(f"{claim.id} running…", console=render.err_console) as status:
-                claim = gateway.wait(claim.id, on_tick=lambda c: status.update(f"{c.id} {c.state.value}…"))
+            claim = _wait_with_progress(gateway, claim, started)
+    log = gateway.job_log(claim) if claim.state is ClaimState.FAILED else None
     if json_out:
-        render.print_json({**render.claim_json(claim), "result": claim.result})
+        extra = {"job_log": log} if log else {}
+        render.print_json({**render.claim_json(claim, full_blocks=False), **extra, "result": claim.result})
         return
     render.console.print(render.claims_table([claim], title="Submission"))
     if claim.state is ClaimState.SUCCEEDED:
         render.console.print(render.result_table(claim))
+    elif log:
+        render.err_console.print(render.plain(f"job log: {log}"))
+
+
+PROGRESS = {
+    ClaimState.PENDING: "queued, waiting for budget",
+    ClaimState.ADMITTED: "admitted (budget reserved), launching",
+    ClaimState.LAUNCHING: "launching the job",
+    ClaimState.RUNNING: "running: Spark starts, reads the granted days, computes, writes the answer (often 15-110 s)",
+}
+
+
+def _wait_with_progress(gateway: Gateway, submitted: Claim, started: float) -> Claim:
+    """Wait for a job, saying on stderr which step it is at and for how long (a query takes 15 s to minutes).
+
+    Submitting already queued the claim, admitted it and launched its job (one scheduling pass).
+    """
+    steps = "queued, admitted, job launched" if submitted.state is ClaimState.RUNNING else "queued, admitted"
+    render.err_console.print(render.plain(f"{time.monotonic() - started:6.1f}s  {submitted.id} {steps}"))
+    seen: list[ClaimState] = []
+
+    def tick(claim: Claim) -> None:
+        elapsed = time.monotonic() - started
+        if claim.state not in seen:
+            seen.append(claim.state)
+            render.err_console.print(render.plain(f"{elapsed:6.1f}s  {claim.id} {claim.state.value}"))
+            if claim.state is ClaimState.RUNNING and (log := gateway.job_log(claim)):
+                render.err_console.print(render.plain(f"        job log: {log}"))
+        doing = PROGRESS.get(claim.state, claim.state.value)
+        spinner.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
+
+    try:
+        with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as spinner:
+            return gateway.wait(submitted.id, on_tick=tick)
+    except KeyboardInterrupt:  # the job runs in its own session: Ctrl-C stops the waiting only
+        render.err_console.print(render.plain(f"stopped waiting; the job goes on: dpgw status {submitted.id}"))
+        return gateway.status(submitted.id)
 
 
 @app.command()
@@ -227,7 +329,10 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 def status(
     claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
 ) -> None:
-    """Show one submission, or all of them."""
+    """Show one submission (with the job log's location if its job failed), or all of them.
+
+    JSON: one submission lists every block it reads under blocks; the listing gives block_range only.
+    """
     gateway = build_gateway(ledger)
     if claim_id is not None:
         claims = [gateway.status(claim_id)]
@@ -235,23 +340,40 @@ def status(
         gateway.reconcile()
         claims = sorted(gateway.state().claims.values(), key=lambda c: (c.submitted_at, c.id))
     if json_out:
-        docs = [render.claim_json(c) for c in claims]
+        docs = [render.claim_json(c, full_blocks=claim_id is not None) for c in claims]
         render.print_json(docs[0] if claim_id is not None else docs)
     else:
         render.console.print(render.claims_table(claims))
+        if claim_id is not None and claims[0].state is ClaimState.FAILED and (log := gateway.job_log(claims[0])):
+            render.console.print(render.plain(f"job log: {log}"))
 
 
 @app.command()
-def result(claim_id: str, ledger: Ledger = None, json_out: Json = False) -> None:
-    """Print the private answer of a finished submission."""
+def result(
+    claim_id: str,
+    round_: Annotated[
+        bool, typer.Option("--round", help="Post-processing, display only: round each value to an integer.")
+    ] = False,
+    clamp_zero: Annotated[
+        bool, typer.Option("--clamp-zero", help="Post-processing, display only: show negative values as 0.")
+    ] = False,
+    ledger: Ledger = None,
+    json_out: Json = False,
+) -> None:
+    """Print the private answer of a finished submission.
+
+    Values are the engine's unbiased noisy estimates, so a count can be fractional or negative. --round and
+    --clamp-zero post-process what is shown (DP is unaffected: they only use the released value); the stored
+    answer never changes, and --json then gives each value's post_processed form beside the raw value.
+    """
     claim = build_gateway(ledger).status(claim_id)
     if claim.state is not ClaimState.SUCCEEDED:
         hint = f": {claim.reason}" if claim.reason else ""
         raise GatewayNotReady(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
     if json_out:
-        render.print_json(claim.result)
+        render.print_json(render.result_json(claim, round_, clamp_zero))
     else:
-        render.console.print(render.result_table(claim))
+        render.console.print(render.result_table(claim, round_, clamp_zero))
 
 
 class GatewayNotReady(GatewayError):
@@ -284,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         if "--json" in args:
             render.print_json({"error": {"type": type(exc).__name__, "message": str(exc)}})
         else:
-            render.err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            render.err_console.print(Text.assemble(("error:", "red"), " ", render.plain(exc, newlines=True)))
         return exc.exit_code
     return 0
 
