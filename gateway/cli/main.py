@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.status import Status
 
 from gateway.cli import audit, render
+from gateway.cli.analysts import analysts_app
 from gateway.cli.package import package_command
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
@@ -34,6 +35,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.add_typer(analysts_app, name="analysts")
 app.command()(simulate)
 app.command("audit")(audit.audit)
 

@@ -29,6 +29,7 @@ STATE_STYLE = {
     ClaimState.FAILED: "red",
     ClaimState.RELEASED: "magenta",
     ClaimState.REJECTED: "red",
+    ClaimState.CANCELLED: "dim",
 }
 
 
