@@ -123,8 +123,12 @@ def new_analyst(name: str, role: Role, principal: str | None, now: dt.datetime) 
     check_name("Analyst", name)
     key_id, token = new_token()
     analyst = Analyst(
-        name=name, key_id=key_id, token_hash=hash_secret(token), role=role,
-        principal=check_principal(principal), created_at=now,
+        name=name,
+        key_id=key_id,
+        token_hash=hash_secret(token),
+        role=role,
+        principal=check_principal(principal),
+        created_at=now,
     )
     return analyst, token
 

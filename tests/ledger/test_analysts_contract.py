@@ -25,7 +25,7 @@ ARN = "arn:aws:iam::123456789012:role/ann"
 def test_analysts_are_stored_versioned_and_audited(make_store):
     gw = setup_ledger(make_store())
     ann, ann_token = Analysts(gw).add("ann", principal=ARN)
-    ops, ops_token = Analysts(gw).add("ops", operator=True)
+    _, ops_token = Analysts(gw).add("ops", operator=True)
     assert ann_token not in json.dumps(ann.to_json()) and ann.version == 1
 
     other = Analysts(gateway_for(make_store()))  # another gateway reading the same ledger
@@ -102,7 +102,8 @@ def test_cancel_under_round_robin_returns_what_the_claim_accumulated(make_store,
     after = make_store().load()
     for key, block in after.blocks.items():
         assert waiting.id not in block.held
-        assert block.allocated.is_zero() and block.unlocked == before.blocks[key].unlocked + before.blocks[key].allocated
+        old = before.blocks[key]
+        assert block.allocated.is_zero() and block.unlocked == old.unlocked + old.allocated
     check_books(after, make_store().audit())
 
 
@@ -110,7 +111,7 @@ def test_a_ledger_written_before_team_mode_loads(make_store, tmp_path):
     kind = make_store.kind
     if kind not in ("file", "s3"):
         pytest.skip("memory and DynamoDB have no ledger document; an absent record type is just no items")
-    gw = setup_ledger(make_store())
+    setup_ledger(make_store())
     if kind == "file":
         path = tmp_path / "ledger" / "ledger.json"
         doc = json.loads(path.read_text())
