@@ -14,15 +14,16 @@ from rich.status import Status
 
 from gateway.cli import audit, render
 from gateway.cli.analysts import analysts_app
+from gateway.cli.backend import backend_for
 from gateway.cli.package import package_command
+from gateway.cli.serve import serve
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import Order, ReleaseTo
-from gateway.core.spec import load_spec_text
-from gateway.errors import GatewayError, GatewayValidationError, SpecError
+from gateway.errors import GatewayError, GatewayValidationError, ResultNotReadyError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
@@ -48,6 +49,15 @@ Ledger = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="DPGW_URL",
+        help="A team-mode gateway (dpgw serve, or the AWS API) to use instead of a local ledger; "
+        "the token is read from $DPGW_TOKEN.",
+    ),
+]
 
 
 def build_gateway(ledger: str | None) -> Gateway:
@@ -148,13 +158,10 @@ def blocks_add(
 
 @blocks_app.command("list")
 def blocks_list(
-    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, url: Url = None, json_out: Json = False
 ) -> None:
     """Capacity, unlocked, allocated, consumed and remaining budget per block."""
-    state = build_gateway(ledger).state()
-    if name is not None:
-        state.dataset(name)
-    blocks = sorted((b for b in state.blocks.values() if name in (None, b.dataset)), key=lambda b: b.key)
+    blocks = backend_for(url, ledger).blocks(name)
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
@@ -176,17 +183,18 @@ def submit(
         str | None, typer.Option(help="Where to run the job: local, glue or emr (default: the data set's, else local).")
     ] = None,
     ledger: Ledger = None,
+    url: Url = None,
     json_out: Json = False,
 ) -> None:
     """Validate a query, queue it as a pending claim, and run a scheduling pass."""
-    gateway = build_gateway(ledger)
-    claim = gateway.submit(load_spec_text(_read_spec(spec_file)), launcher=launcher)
+    backend = backend_for(url, ledger)
+    claim = backend.submit(_read_spec(spec_file), launcher=launcher)
     if wait and claim.state in (ClaimState.ADMITTED, ClaimState.LAUNCHING, ClaimState.RUNNING):
         if json_out:
-            claim = gateway.wait(claim.id)
+            claim = backend.wait(claim.id)
         else:
             with Status(f"{claim.id} running…", console=render.err_console) as status:
-                claim = gateway.wait(claim.id, on_tick=lambda c: status.update(f"{c.id} {c.state.value}…"))
+                claim = backend.wait(claim.id, on_tick=lambda c: status.update(f"{c.id} {c.state.value}…"))
     if json_out:
         render.print_json({**render.claim_json(claim), "result": claim.result})
         return
@@ -208,15 +216,14 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 
 @app.command()
 def status(
-    claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    claim_id: Annotated[str | None, typer.Argument()] = None,
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
 ) -> None:
-    """Show one submission, or all of them."""
-    gateway = build_gateway(ledger)
-    if claim_id is not None:
-        claims = [gateway.status(claim_id)]
-    else:
-        gateway.reconcile()
-        claims = sorted(gateway.state().claims.values(), key=lambda c: (c.submitted_at, c.id))
+    """Show one submission, or all of them (in team mode: all of yours)."""
+    backend = backend_for(url, ledger)
+    claims = [backend.status(claim_id)] if claim_id is not None else backend.list()
     if json_out:
         docs = [render.claim_json(c) for c in claims]
         render.print_json(docs[0] if claim_id is not None else docs)
@@ -225,20 +232,26 @@ def status(
 
 
 @app.command()
-def result(claim_id: str, ledger: Ledger = None, json_out: Json = False) -> None:
+def result(claim_id: str, ledger: Ledger = None, url: Url = None, json_out: Json = False) -> None:
     """Print the private answer of a finished submission."""
-    claim = build_gateway(ledger).status(claim_id)
-    if claim.state is not ClaimState.SUCCEEDED:
-        hint = f": {claim.reason}" if claim.reason else ""
-        raise GatewayNotReady(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
+    claim = backend_for(url, ledger).result(claim_id)
     if json_out:
         render.print_json(claim.result)
     else:
         render.console.print(render.result_table(claim))
 
 
-class GatewayNotReady(GatewayError):
-    exit_code = 5
+GatewayNotReady = ResultNotReadyError  # the name this module used before the error moved to gateway.errors
+
+
+@app.command()
+def cancel(claim_id: str, ledger: Ledger = None, url: Url = None, json_out: Json = False) -> None:
+    """Withdraw a submission that is still pending (waiting for budget); it is charged nothing."""
+    claim = backend_for(url, ledger).cancel(claim_id)
+    if json_out:
+        render.print_json(render.claim_json(claim))
+    else:
+        render.console.print(render.claims_table([claim], title="Cancelled"))
 
 
 @app.command()
@@ -254,6 +267,7 @@ def demo(
 
 
 app.command("package")(package_command)
+app.command("serve")(serve)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -147,7 +147,8 @@ def authenticate(analysts: dict[str, Analyst], token: str | None) -> Analyst:
 
 def by_principal(analysts: dict[str, Analyst], principal: str | None) -> Analyst:
     """The live analyst bound to an IAM principal ARN; unknown or revoked is an ``AuthorizationError``."""
-    match = next((a for a in analysts.values() if principal and a.principal == principal and not a.revoked), None)
+    forms = _principal_forms(principal) if principal else set()
+    match = next((a for a in analysts.values() if a.principal in forms and not a.revoked), None)
     if match is None:
         raise AuthorizationError(
             "this AWS principal is not registered as an analyst; ask an operator to run: "
@@ -156,5 +157,15 @@ def by_principal(analysts: dict[str, Analyst], principal: str | None) -> Analyst
     return match
 
 
-def revoked(analyst: Analyst) -> Analyst:
-    return replace(analyst, revoked=True)
+def _principal_forms(arn: str) -> set[str]:
+    """The ARN as the caller presents it, plus its role's ARN for an assumed-role session.
+
+    API Gateway reports a caller who assumed a role as ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``;
+    an operator registers the role itself, ``arn:aws:iam::ACCOUNT:role/ROLE``.
+    """
+    forms = {arn}
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        forms.add(f"{parts[0]}:{parts[1]}:iam::{parts[4]}:role/{role}")
+    return forms
