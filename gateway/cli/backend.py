@@ -5,6 +5,7 @@ Both return the ledger's own record types, so the CLI renders one way whatever t
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import os
 from collections.abc import Callable
@@ -21,13 +22,13 @@ class Backend(Protocol):
 
     def status(self, claim_id: str) -> Claim: ...
 
-    def list(self) -> list[Claim]: ...
+    def list(self) -> builtins.list[Claim]: ...
 
     def result(self, claim_id: str) -> Claim: ...
 
     def cancel(self, claim_id: str) -> Claim: ...
 
-    def blocks(self, dataset: str | None) -> list[Block]: ...
+    def blocks(self, dataset: str | None) -> builtins.list[Block]: ...
 
     def wait(self, claim_id: str, on_tick: Callable[[Claim], None] | None = None) -> Claim: ...
 
@@ -47,7 +48,7 @@ class EmbeddedBackend:
     def status(self, claim_id: str) -> Claim:
         return self.gateway.status(claim_id)
 
-    def list(self) -> list[Claim]:
+    def list(self) -> builtins.list[Claim]:
         self.gateway.reconcile()
         return self.gateway.submissions()
 
@@ -57,7 +58,7 @@ class EmbeddedBackend:
     def cancel(self, claim_id: str) -> Claim:
         return self.gateway.cancel(claim_id)
 
-    def blocks(self, dataset: str | None) -> list[Block]:
+    def blocks(self, dataset: str | None) -> builtins.list[Block]:
         state = self.gateway.state()
         if dataset is not None:
             state.dataset(dataset)

@@ -11,6 +11,7 @@ Authentication: ``Authorization: Bearer $DPGW_TOKEN`` for ``dpgw serve``; for an
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import os
@@ -136,7 +137,7 @@ class RemoteBackend:
     def status(self, claim_id: str) -> Claim:
         return claim_from(self._call("GET", f"/v1/submissions/{self._id(claim_id)}"))
 
-    def list(self) -> list[Claim]:
+    def list(self) -> builtins.list[Claim]:
         return [claim_from(view) for view in self._call("GET", "/v1/submissions")]
 
     def result(self, claim_id: str) -> Claim:
@@ -146,7 +147,7 @@ class RemoteBackend:
     def cancel(self, claim_id: str) -> Claim:
         return claim_from(self._call("POST", f"/v1/submissions/{self._id(claim_id)}/cancel"))
 
-    def blocks(self, dataset: str | None) -> list[Block]:
+    def blocks(self, dataset: str | None) -> builtins.list[Block]:
         query = f"?dataset={urllib.parse.quote(dataset, safe='')}" if dataset is not None else ""
         return [block_from(view) for view in self._call("GET", f"/v1/blocks{query}")]
 
