@@ -131,6 +131,31 @@ def test_cancel_from_the_cli_and_unknown_data_set(served, tmp_path, capsys, monk
     assert code == 2 and json.loads(out)["error"]["type"] == "UnknownDatasetError"
 
 
+def test_submit_wait_follows_the_job_to_its_answer(served, tmp_path, capsys, monkeypatch):
+    team, url = served
+    stop = threading.Event()
+
+    def jobs_finish() -> None:
+        while not stop.is_set():
+            team.launcher.finish_all()
+            time.sleep(0.1)
+
+    finisher = threading.Thread(target=jobs_finish, daemon=True)
+    finisher.start()
+    try:
+        code, out, err = cli(
+            capsys, monkeypatch, "submit", write_spec(tmp_path, "w", eps=0.3), "--wait", "--json",
+            url=url, token=team.tokens["bob"],
+        )  # fmt: skip
+    finally:
+        stop.set()
+        finisher.join(5)
+    assert code == 0, err
+    done = json.loads(out)
+    assert done["state"] == "succeeded" and done["analyst"] == "bob"
+    assert done["result"]["submission_id"] == done["id"] and done["result"]["values"]
+
+
 def test_an_unreachable_service_is_a_clear_error(capsys, monkeypatch):
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
