@@ -23,7 +23,7 @@ from gateway.core.claims import ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import Order, ReleaseTo
-from gateway.errors import GatewayError, GatewayValidationError, ResultNotReadyError, SpecError
+from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
@@ -239,9 +239,6 @@ def result(claim_id: str, ledger: Ledger = None, url: Url = None, json_out: Json
         render.print_json(claim.result)
     else:
         render.console.print(render.result_table(claim))
-
-
-GatewayNotReady = ResultNotReadyError  # the name this module used before the error moved to gateway.errors
 
 
 @app.command()

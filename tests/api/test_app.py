@@ -159,3 +159,14 @@ def test_openapi_lists_the_versioned_routes(client):
         "/v1/blocks",
         "/v1/admin/analysts",
     } <= set(paths)
+
+
+def test_an_unexpected_error_is_500_without_its_text(team):
+    def broken():
+        raise RuntimeError("secret row value 4242")
+
+    app = create_app(broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/v1/submissions", headers=team.headers("ann"))
+    assert answer.status_code == 500
+    assert answer.json()["error"]["type"] == "GatewayInternalError" and "4242" not in answer.text
