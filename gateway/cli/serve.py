@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.errors import EngineNotInstalledError
+from gateway.errors import GatewayValidationError
 
 
 def serve(
@@ -25,7 +25,9 @@ def serve(
 
         from gateway.api import create_app
     except ImportError as exc:  # the service's libraries are an optional extra
-        raise EngineNotInstalledError("HTTP service", "server") from exc
+        raise GatewayValidationError(
+            f"dpgw serve needs the server extra ({exc.name} is missing): pip install 'dp-gateway[server]'"
+        ) from None
     from gateway.cli.main import build_gateway
 
     build_gateway(ledger).state()  # fail now, with the usual message, if there is no ledger

@@ -49,6 +49,8 @@ def test_each_analyst_sees_only_their_own_submissions(client, team):
     claim_id = view["id"]
 
     missing = client.get("/v1/submissions/q-0000000000000000", headers=team.headers("bob"))
+    for odd in ("..%2F..%2Fledger.json", "%00", "x" * 2000):
+        assert client.get(f"/v1/submissions/{odd}", headers=team.headers("bob")).status_code == 404
     for path in ("", "/result"):
         other = client.get(f"/v1/submissions/{claim_id}{path}", headers=team.headers("bob"))
         assert other.status_code == 404
@@ -147,6 +149,12 @@ def test_admin_routes_are_for_operators(client, team):
     assert all("token" not in str(a) and "hash" not in str(a) for a in listed)
     duplicate = client.post("/v1/admin/analysts", json={"name": "cal"}, headers=team.headers("ops"))
     assert duplicate.status_code == 400
+    for hostile in ({"name": "../etc"}, {"name": "x" * 100}, {"name": "eve", "principal": "not an arn"}, {}):
+        refused = client.post("/v1/admin/analysts", json=hostile, headers=team.headers("ops"))
+        assert refused.status_code == 400, hostile
+    assert [a["name"] for a in client.get("/v1/admin/analysts", headers=team.headers("ops")).json()] == [
+        "ann", "bob", "cal", "ops",
+    ]  # fmt: skip
 
 
 def test_openapi_lists_the_versioned_routes(client):
