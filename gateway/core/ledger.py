@@ -154,9 +154,7 @@ def _changed(old: object, new: object) -> bool:
 
 def apply(state: LedgerState, change: Change) -> LedgerState:
     """The state a store holds after committing ``change`` (used by stores and tests alike)."""
-    return state.with_(
-        blocks=change.blocks, claims=change.claims, datasets=change.datasets, analysts=change.analysts
-    )
+    return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets, analysts=change.analysts)
 
 
 # --- operations -----------------------------------------------------------------------------------
