@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from gateway.api import errors
 from gateway.api.loop import SchedulingLoop
@@ -13,6 +14,7 @@ from gateway.api.routes import router
 from gateway.service import Gateway
 
 GatewayFactory = Callable[[], Gateway]
+MAX_BODY = 256 * 1024
 
 
 def create_app(
@@ -46,5 +48,15 @@ def create_app(
     app.state.loop = loop
     app.state.aws_principals = aws_principals
     errors.install(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Refuse an oversized body before reading it (a spec is a few hundred bytes)."""
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            message = f"the request body is over {MAX_BODY} bytes; a query spec is far smaller"
+            return JSONResponse(errors.error_body("GatewayValidationError", message), status_code=413)
+        return await call_next(request)
+
     app.include_router(router)
     return app

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api import views
 from gateway.api.auth import CallerDep, GatewayDep, OperatorDep
@@ -15,11 +15,14 @@ from gateway.errors import GatewayError
 from gateway.team import Analysts
 
 router = APIRouter(prefix="/v1")
+MAX_SPEC = 64 * 1024  # characters of spec text
 SUBMIT_PASS_WAIT = 10.0  # seconds a submission waits for the loop's next pass before answering
 
 
 class SubmitRequest(BaseModel):
-    spec: str | dict[str, Any] = Field(description="The query spec: YAML/JSON text, or the decoded document.")
+    spec: Annotated[str, StringConstraints(max_length=MAX_SPEC)] | dict[str, Any] = Field(
+        description="The query spec: YAML/JSON text, or the decoded document."
+    )
     launcher: str | None = None
 
 

@@ -112,6 +112,15 @@ def test_a_malformed_request_or_unknown_data_set_is_400(client, team):
     assert blocks.status_code == 400 and blocks.json()["error"]["type"] == "UnknownDatasetError"
 
 
+def test_oversized_requests_are_refused_before_parsing(client, team):
+    huge = client.post("/v1/submissions", json={"spec": "x" * 300_000}, headers=team.headers("ann"))
+    assert huge.status_code == 413 and huge.json()["error"]["type"] == "GatewayValidationError"
+    long_spec = client.post("/v1/submissions", json={"spec": "#" * 70_000}, headers=team.headers("ann"))
+    assert long_spec.status_code == 400 and "spec" in long_spec.json()["error"]["message"]
+    lying = client.post("/v1/submissions", content=b"{}", headers={**team.headers("ann"), "Content-Length": "-1"})
+    assert lying.status_code in (400, 413)
+
+
 def test_blocks_are_public_to_every_analyst(client, team):
     submit(client, team, "ann", eps=0.25)
     for who in ("ann", "bob", "ops"):
