@@ -35,10 +35,14 @@ from gateway.core.spec import QuerySpec
 from gateway.dashboard.model import Dashboard
 from gateway.dashboard.model import build as build_dashboard
 from gateway.errors import (
+    AuthorizationError,
     GatewayInternalError,
     GatewayValidationError,
     LaunchError,
     LedgerConflictError,
+    ResultNotReadyError,
+    SpecError,
+    SubmissionNotFoundError,
 )
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState
 from gateway.ledger.base import LedgerStore
@@ -170,8 +174,16 @@ class Gateway:
 
     # --- submissions ----------------------------------------------------------------------------
 
-    def submit(self, spec: QuerySpec, launcher: str | None = None) -> Claim:
-        """Validate, persist as pending (or return the earlier submission of the same client id), schedule."""
+    def submit(
+        self, spec: QuerySpec, launcher: str | None = None, analyst: str | None = None, schedule: bool = True
+    ) -> Claim:
+        """Validate, persist as pending (or return the earlier submission of the same client id), schedule.
+
+        ``analyst``: the authenticated caller (team mode); the spec may leave ``analyst`` out or name the
+        caller, never someone else. Without it the spec must name its analyst. ``schedule=False`` only
+        records the submission (the HTTP service's scheduling loop runs the pass, off the request).
+        """
+        spec = _with_analyst(spec, analyst)
         state = self.store.load()
         launcher = launcher or state.dataset(spec.dataset).launcher or self.default_launcher
         if launcher not in self.launchers:
@@ -187,7 +199,8 @@ class Gateway:
 
         self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
         self.checkpoint("submitted")
-        self.schedule()
+        if schedule:
+            self.schedule()
         return self.store.load().claim(claim.id)
 
     def schedule(self) -> ScheduleReport:
@@ -329,9 +342,11 @@ class Gateway:
             raise GatewayInternalError(f"job for {claim.id} read other blocks than granted; result withheld")
         return result
 
-    def forecast(self, claim_id: str) -> Forecast:
-        """When the claim can be admitted if nothing else competes, or why it never will."""
-        return forecast(self.store.load(), claim_id, self.clock())
+    def forecast(self, claim_id: str, analyst: str | None = None) -> Forecast:
+        """When the claim can be admitted if nothing else competes, or why it never will (``analyst``: theirs only)."""
+        state = self.store.load()
+        _visible(state, claim_id, analyst)
+        return forecast(state, claim_id, self.clock())
 
     def audit(self) -> list[AuditEvent]:
         return self.store.audit()
@@ -347,8 +362,9 @@ class Gateway:
         """The dashboard's content as ``viewer`` may see it (None: an operator, who sees every query)."""
         return build_dashboard(self.store.load(), self.store.audit(), self.clock(), viewer)
 
-    def status(self, claim_id: str) -> Claim:
-        claim = self.store.load().claim(claim_id)
+    def status(self, claim_id: str, analyst: str | None = None) -> Claim:
+        """One submission, refreshed if its job is running; ``analyst`` set: only one of theirs."""
+        claim = _visible(self.store.load(), claim_id, analyst)
         if claim.state is ClaimState.RUNNING:
             self.reconcile(only=claim_id)
             claim = self.store.load().claim(claim_id)
@@ -359,6 +375,24 @@ class Gateway:
         if claim.launcher is None or claim.run_id is None or claim.launcher not in self.launchers:
             return None
         return self.launchers[claim.launcher].poll(claim.run_id, claim.id).log_uri
+
+    def submissions(self, analyst: str | None = None) -> list[Claim]:
+        """Every submission (``analyst`` set: only theirs), oldest first."""
+        claims = self.store.load().claims.values()
+        return sorted((c for c in claims if analyst in (None, c.analyst)), key=lambda c: (c.submitted_at, c.id))
+
+    def result(self, claim_id: str, analyst: str | None = None) -> Claim:
+        """A succeeded submission (with its answer), else ``ResultNotReadyError`` saying what it is."""
+        claim = self.status(claim_id, analyst)
+        if claim.state is not ClaimState.SUCCEEDED:
+            hint = f": {claim.reason}" if claim.reason else ""
+            raise ResultNotReadyError(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
+        return claim
+
+    def cancel(self, claim_id: str, analyst: str | None = None) -> Claim:
+        """Withdraw a pending submission (``analyst`` set: only one of theirs); admitted ones are past recall."""
+        _visible(self.store.load(), claim_id, analyst)
+        return self._mutate(lambda s, now: core.cancel(s, claim_id, now)).claim(claim_id)
 
     def wait(
         self,
@@ -379,3 +413,25 @@ class Gateway:
             if timeout is not None and time.monotonic() - started > timeout:
                 return claim
             sleep(poll_every)
+
+
+def _with_analyst(spec: QuerySpec, analyst: str | None) -> QuerySpec:
+    """The spec as submitted by ``analyst`` (the authenticated caller), or as the spec names it."""
+    if analyst is None:
+        if spec.analyst is None:
+            raise SpecError("invalid query spec:\n  analyst: missing (name the analyst who submits the query)")
+        return spec
+    if spec.analyst not in (None, analyst):
+        raise AuthorizationError(
+            f"the spec names analyst {spec.analyst!r} but you are {analyst!r}; "
+            "remove the analyst field (your credential says who you are)"
+        )
+    return spec.model_copy(update={"analyst": analyst})
+
+
+def _visible(state: core.LedgerState, claim_id: str, analyst: str | None) -> Claim:
+    """A submission the caller may see: another analyst's is reported exactly like a missing one."""
+    claim = state.claims.get(claim_id)
+    if claim is not None and analyst in (None, claim.analyst):
+        return claim
+    raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status")

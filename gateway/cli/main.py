@@ -15,14 +15,16 @@ from rich.status import Status
 from rich.text import Text
 
 from gateway.cli import audit, plot, render
+from gateway.cli.analysts import analysts_app
+from gateway.cli.backend import Backend, backend_for
 from gateway.cli.package import package_command
+from gateway.cli.serve import serve
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import Order, ReleaseTo
-from gateway.core.spec import load_spec_text
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
@@ -37,6 +39,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.add_typer(analysts_app, name="analysts")
 app.command()(simulate)
 app.command("audit")(audit.audit)
 
@@ -49,6 +52,15 @@ Ledger = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="DPGW_URL",
+        help="A team-mode gateway (dpgw serve, or the AWS API) to use instead of a local ledger; "
+        "the token is read from $DPGW_TOKEN.",
+    ),
+]
 
 
 def build_gateway(ledger: str | None) -> Gateway:
@@ -201,16 +213,14 @@ def blocks_add(
     + render.BLOCKS_HELP,
 )
 def blocks_list(
-    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, url: Url = None, json_out: Json = False
 ) -> None:
-    state = build_gateway(ledger).state()
-    if name is not None:
-        state.dataset(name)
-    blocks = sorted((b for b in state.blocks.values() if name in (None, b.dataset)), key=lambda b: b.key)
+    backend = backend_for(url, ledger)
+    blocks = backend.blocks(name)
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks, state.settings))
+        render.console.print(render.blocks_table(blocks, backend.settings()))
 
 
 @blocks_app.command("plot")
@@ -253,21 +263,22 @@ def submit(
         str | None, typer.Option(help="Where to run the job: local, glue or emr (default: the data set's, else local).")
     ] = None,
     ledger: Ledger = None,
+    url: Url = None,
     json_out: Json = False,
 ) -> None:
     """Validate a query, queue it as a pending claim, and run a scheduling pass.
 
     The JSON form gives the blocks read as block_range (first, last, count); dpgw status ID --json lists them all.
     """
-    gateway = build_gateway(ledger)
+    backend = backend_for(url, ledger)
     started = time.monotonic()
-    claim = gateway.submit(load_spec_text(_read_spec(spec_file)), launcher=launcher)
+    claim = backend.submit(_read_spec(spec_file), launcher=launcher)
     if wait and claim.state in (ClaimState.ADMITTED, ClaimState.LAUNCHING, ClaimState.RUNNING):
         if json_out:
-            claim = gateway.wait(claim.id)
+            claim = backend.wait(claim.id)
         else:
-            claim = _wait_with_progress(gateway, claim, started)
-    log = gateway.job_log(claim) if claim.state is ClaimState.FAILED else None
+            claim = _wait_with_progress(backend, claim, started)
+    log = backend.job_log(claim) if claim.state is ClaimState.FAILED else None
     if json_out:
         extra = {"job_log": log} if log else {}
         render.print_json({**render.claim_json(claim, full_blocks=False), **extra, "result": claim.result})
@@ -287,7 +298,7 @@ PROGRESS = {
 }
 
 
-def _wait_with_progress(gateway: Gateway, submitted: Claim, started: float) -> Claim:
+def _wait_with_progress(backend: Backend, submitted: Claim, started: float) -> Claim:
     """Wait for a job, saying on stderr which step it is at and for how long (a query takes 15 s to minutes).
 
     Submitting already queued the claim, admitted it and launched its job (one scheduling pass).
@@ -301,17 +312,17 @@ def _wait_with_progress(gateway: Gateway, submitted: Claim, started: float) -> C
         if claim.state not in seen:
             seen.append(claim.state)
             render.err_console.print(render.plain(f"{elapsed:6.1f}s  {claim.id} {claim.state.value}"))
-            if claim.state is ClaimState.RUNNING and (log := gateway.job_log(claim)):
+            if claim.state is ClaimState.RUNNING and (log := backend.job_log(claim)):
                 render.err_console.print(render.plain(f"        job log: {log}"))
         doing = PROGRESS.get(claim.state, claim.state.value)
         spinner.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
 
     try:
         with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as spinner:
-            return gateway.wait(submitted.id, on_tick=tick)
+            return backend.wait(submitted.id, on_tick=tick)
     except KeyboardInterrupt:  # the job runs in its own session: Ctrl-C stops the waiting only
         render.err_console.print(render.plain(f"stopped waiting; the job goes on: dpgw status {submitted.id}"))
-        return gateway.status(submitted.id)
+        return backend.status(submitted.id)
 
 
 @app.command()
@@ -327,25 +338,37 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 
 @app.command()
 def status(
-    claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    claim_id: Annotated[str | None, typer.Argument()] = None,
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
 ) -> None:
-    """Show one submission (with the job log's location if its job failed), or all of them.
+    """Show one submission, or all of them (in team mode: yours).
 
-    JSON: one submission lists every block it reads under blocks; the listing gives block_range only.
+    For one submission: when a waiting one can be admitted if nothing else competes (exact under time-based
+    unlocking, an estimate from recent arrivals under DPF-N/RR-N) or why it never will, and the job log's
+    location if its job failed. JSON: one submission lists every block it reads under blocks, and a waiting
+    or rejected one carries forecast {outlook, at, basis}; the listing gives block_range only.
     """
-    gateway = build_gateway(ledger)
-    if claim_id is not None:
-        claims = [gateway.status(claim_id)]
-    else:
-        gateway.reconcile()
-        claims = sorted(gateway.state().claims.values(), key=lambda c: (c.submitted_at, c.id))
+    backend = backend_for(url, ledger)
+    if claim_id is None:
+        claims = backend.list()
+        if json_out:
+            render.print_json([render.claim_json(c, full_blocks=False) for c in claims])
+        else:
+            render.console.print(render.claims_table(claims))
+        return
+    claim = backend.status(claim_id)
+    when = backend.forecast(claim_id) if claim.state in (ClaimState.PENDING, ClaimState.REJECTED) else None
     if json_out:
-        docs = [render.claim_json(c, full_blocks=claim_id is not None) for c in claims]
-        render.print_json(docs[0] if claim_id is not None else docs)
-    else:
-        render.console.print(render.claims_table(claims))
-        if claim_id is not None and claims[0].state is ClaimState.FAILED and (log := gateway.job_log(claims[0])):
-            render.console.print(render.plain(f"job log: {log}"))
+        extra = {"forecast": when.to_json()} if when is not None else {}
+        render.print_json({**render.claim_json(claim, full_blocks=True), **extra})
+        return
+    render.console.print(render.claims_table([claim]))
+    if when is not None:
+        render.console.print(render.plain(f"when: {when.describe()}"))
+    if claim.state is ClaimState.FAILED and (log := backend.job_log(claim)):
+        render.console.print(render.plain(f"job log: {log}"))
 
 
 @app.command()
@@ -358,6 +381,7 @@ def result(
         bool, typer.Option("--clamp-zero", help="Post-processing, display only: show negative values as 0.")
     ] = False,
     ledger: Ledger = None,
+    url: Url = None,
     json_out: Json = False,
 ) -> None:
     """Print the private answer of a finished submission.
@@ -366,18 +390,21 @@ def result(
     --clamp-zero post-process what is shown (DP is unaffected: they only use the released value); the stored
     answer never changes, and --json then gives each value's post_processed form beside the raw value.
     """
-    claim = build_gateway(ledger).status(claim_id)
-    if claim.state is not ClaimState.SUCCEEDED:
-        hint = f": {claim.reason}" if claim.reason else ""
-        raise GatewayNotReady(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
+    claim = backend_for(url, ledger).result(claim_id)
     if json_out:
         render.print_json(render.result_json(claim, round_, clamp_zero))
     else:
         render.console.print(render.result_table(claim, round_, clamp_zero))
 
 
-class GatewayNotReady(GatewayError):
-    exit_code = 5
+@app.command()
+def cancel(claim_id: str, ledger: Ledger = None, url: Url = None, json_out: Json = False) -> None:
+    """Withdraw a submission that is still pending (waiting for budget); it is charged nothing."""
+    claim = backend_for(url, ledger).cancel(claim_id)
+    if json_out:
+        render.print_json(render.claim_json(claim))
+    else:
+        render.console.print(render.claims_table([claim], title="Cancelled"))
 
 
 @app.command()
@@ -393,6 +420,7 @@ def demo(
 
 
 app.command("package")(package_command)
+app.command("serve")(serve)
 
 
 def main(argv: list[str] | None = None) -> int:

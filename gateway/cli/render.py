@@ -15,6 +15,7 @@ from rich.text import Text
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
+from gateway.core.budget_state import block_state
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.scheduling import PolicySettings
 
@@ -32,6 +33,7 @@ STATE_STYLE = {
     ClaimState.FAILED: "red",
     ClaimState.RELEASED: "magenta",
     ClaimState.REJECTED: "red",
+    ClaimState.CANCELLED: "dim",
 }
 
 
@@ -75,6 +77,7 @@ def block_json(block: Block) -> dict[str, Any]:
         "remaining": block.remaining.to_json(),
         "arrivals": block.arrivals,
         "retired": block.retired,
+        "state": block_state(block).value,
     }
 
 

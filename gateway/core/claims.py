@@ -1,7 +1,8 @@
 """Claims: a submitted query's request for budget on its blocks, and its persisted lifecycle.
 
 pending → admitted (budget reserved) → launching → running → succeeded | failed (charged),
-or released (the launch provably never started), or rejected (can never fit). Every transition names
+or released (the launch provably never started), or rejected (can never fit),
+or cancelled (withdrawn by its analyst while pending). Every transition names
 the states it may come from, so repeating or racing one is detected instead of double-counted.
 """
 
@@ -28,6 +29,7 @@ class ClaimState(StrEnum):
     FAILED = "failed"
     RELEASED = "released"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"  # withdrawn by its analyst while pending: never held budget
 
     @property
     def is_terminal(self) -> bool:
@@ -40,7 +42,7 @@ class ClaimState(StrEnum):
 
 
 TERMINAL_STATES = frozenset(
-    {ClaimState.SUCCEEDED, ClaimState.FAILED, ClaimState.RELEASED, ClaimState.REJECTED}
+    {ClaimState.SUCCEEDED, ClaimState.FAILED, ClaimState.RELEASED, ClaimState.REJECTED, ClaimState.CANCELLED}
 )
 
 
@@ -69,7 +71,7 @@ class Claim:
 
     @property
     def analyst(self) -> str:
-        return self.spec.analyst
+        return self.spec.analyst or ""  # the gateway sets it before recording a claim (Gateway.submit)
 
     def demands(self) -> dict[str, Budget]:
         """Demand per block key: block composition charges the query's (ε, δ) on every block it reads."""

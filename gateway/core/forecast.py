@@ -46,6 +46,16 @@ class Forecast:
     def to_json(self) -> dict[str, Any]:
         return {"outlook": self.outlook.value, "at": self.at.isoformat() if self.at else None, "basis": self.basis}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Forecast:
+        at = data.get("at")
+        return cls(Outlook(data["outlook"]), str(data["basis"]), dt.datetime.fromisoformat(at) if at else None)
+
+    def describe(self) -> str:
+        """One line for people: what to expect and on what basis."""
+        when = f" {self.at:%Y-%m-%d %H:%M} UTC" if self.at is not None and self.outlook is not Outlook.NOW else ""
+        return f"{self.outlook.value}{when}: {self.basis}"
+
 
 def forecast(state: LedgerState, claim_id: str, now: dt.datetime, window: dt.timedelta = ARRIVAL_WINDOW) -> Forecast:
     claim = state.claim(claim_id)

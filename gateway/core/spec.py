@@ -159,7 +159,9 @@ class QuerySpec(_Strict):
 
     engine: Engine
     dataset: str
-    analyst: str
+    # Who submits: set by the gateway from the caller's credential in team mode (a spec naming someone
+    # else is refused); in embedded mode the spec's value, else the OS user name.
+    analyst: str | None = None
     blocks: BlockSelection
     budget: BudgetSpec
     privacy_unit: PrivacyUnit
@@ -188,8 +190,8 @@ class QuerySpec(_Strict):
 
     @field_validator("analyst")
     @classmethod
-    def _analyst(cls, value: str) -> str:
-        if not value.strip():
+    def _analyst(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("analyst must not be empty")
         return value
 

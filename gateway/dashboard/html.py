@@ -64,7 +64,7 @@ def _tooltip(block: Block) -> str:
 def heat_map(view: DatasetView) -> str:
     n = len(view.blocks)
     rows = ["remaining (state)", *ACCOUNTS]
-    width = LABEL_W + n * (CELL + GAP)
+    width = LABEL_W + n * (CELL + GAP) + 64  # room for the last date label
     height = len(rows) * (CELL + GAP) + 40
     out = [f'<svg class="heatmap" data-dataset="{_e(view.name)}" width="{width}" height="{height}" role="img">']
     for r, label in enumerate(rows):

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
@@ -18,7 +19,7 @@ from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerError
 
 FORMAT = 1
-SECTIONS = ("datasets", "blocks", "claims")
+SECTIONS = ("datasets", "blocks", "claims", "analysts")  # "analysts" may be absent: ledgers before team mode
 
 
 def _dumps(value: Any) -> str:
@@ -41,6 +42,7 @@ class EncodedDocument:
                 "datasets": {k: _dumps(d.model_dump(mode="json")) for k, d in state.datasets.items()},
                 "blocks": {k: _dumps(b.to_json()) for k, b in state.blocks.items()},
                 "claims": {k: _dumps(c.to_json()) for k, c in state.claims.items()},
+                "analysts": {k: _dumps(a.to_json()) for k, a in state.analysts.items()},
             },
         )
 
@@ -49,7 +51,7 @@ class EncodedDocument:
         return cls(
             settings=_dumps(document["settings"]),
             commit=int(document["commit"]),
-            records={s: {k: _dumps(v) for k, v in document[s].items()} for s in SECTIONS},
+            records={s: {k: _dumps(v) for k, v in document.get(s, {}).items()} for s in SECTIONS},
             events=_dumps(document.get("events", [])),
         )
 
@@ -58,6 +60,7 @@ class EncodedDocument:
             "datasets": {d.name: _dumps(d.model_dump(mode="json")) for d in change.datasets},
             "blocks": {b.key: _dumps(b.to_json()) for b in change.blocks},
             "claims": {c.id: _dumps(c.to_json()) for c in change.claims},
+            "analysts": {a.name: _dumps(a.to_json()) for a in change.analysts},
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
         events = _dumps([e.to_json() for e in change.events])
@@ -85,6 +88,7 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
             datasets={k: Dataset.model_validate(v) for k, v in data["datasets"].items()},
             blocks={k: Block.from_json(v) for k, v in data["blocks"].items()},
             claims={k: Claim.from_json(v) for k, v in data["claims"].items()},
+            analysts={k: Analyst.from_json(v) for k, v in data.get("analysts", {}).items()},
         )
         return state, EncodedDocument.of_json(data)
     except (ValueError, KeyError) as exc:
