@@ -25,6 +25,8 @@ from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
+from gateway.sources.declared import parse_schema
+from gateway.sources.locate import check_granted_partitions
 from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
@@ -51,7 +53,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns)
+    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns, locate=check_granted_partitions)
 
 
 @app.command()
@@ -96,17 +98,26 @@ def datasets_add(
     launcher: Annotated[
         str | None, typer.Option(help="Default launcher of its queries: local, glue or emr (default local).")
     ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Declared columns col:type,... (string, integer, double, boolean, date, timestamp); "
+            "required for CSV, overrides Parquet footer types.",
+        ),
+    ] = None,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Register a data set and its public schema."""
+    """Register a data set and its public schema (never read from rows)."""
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
     local = "://" not in path
     dataset = gateway.add_dataset(
-        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher
+        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher,
+        schema=parse_schema(schema) if schema is not None else None,
     )
     if json_out:
         render.print_json(dataset.model_dump(mode="json"))
@@ -206,7 +217,12 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 
 @app.command()
 def status(
-    claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    claim_id: Annotated[str | None, typer.Argument()] = None,
+    ledger: Ledger = None,
+    json_out: Json = False,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Operator only: also show a failed job's full error (may quote data).")
+    ] = False,
 ) -> None:
     """Show one submission, or all of them."""
     gateway = build_gateway(ledger)
@@ -216,10 +232,14 @@ def status(
         gateway.reconcile()
         claims = sorted(gateway.state().claims.values(), key=lambda c: (c.submitted_at, c.id))
     if json_out:
-        docs = [render.claim_json(c) for c in claims]
+        docs = [{**render.claim_json(c), **({"detail": c.detail} if detail else {})} for c in claims]
         render.print_json(docs[0] if claim_id is not None else docs)
     else:
         render.console.print(render.claims_table(claims))
+        for c in claims if detail else []:
+            if c.detail:
+                render.console.print(f"detail of {c.id} (operator only):", highlight=False)
+                render.console.print(c.detail, markup=False, highlight=False)
 
 
 @app.command()
