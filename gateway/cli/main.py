@@ -115,10 +115,9 @@ def datasets_add(
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
     local = "://" not in path
-    dataset = gateway.add_dataset(
-        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher,
-        schema=parse_schema(schema) if schema is not None else None,
-    )
+    declared = parse_schema(schema) if schema is not None else None
+    where = str(Path(path).resolve()) if local else path
+    dataset = gateway.add_dataset(name, where, fmt, time_column, block_period, launcher, schema=declared)
     if json_out:
         render.print_json(dataset.model_dump(mode="json"))
     else:
