@@ -266,8 +266,11 @@ def run(mutant: Mutant) -> tuple[str, float]:
         )
     if proc.returncode in (4, 5):  # usage error / nothing collected: the check itself is broken
         verdict = f"ERROR (pytest exit {proc.returncode}): {proc.stdout[-300:]}"
-    else:
-        verdict = "survived" if proc.returncode == 0 else "killed"
+    elif proc.returncode == 0:
+        verdict = "survived"
+    else:  # say which check failed, so a kill for the wrong reason (an import error) is visible
+        first = next((line.strip() for line in proc.stdout.splitlines() if line.startswith("E ")), "")
+        verdict = f"killed  [{first[:110]}]"
     return verdict, time.monotonic() - started
 
 
@@ -285,8 +288,8 @@ def main() -> int:
     for mutant in chosen:
         verdict, seconds = run(mutant)
         results.append((mutant, verdict))
-        print(f"{verdict:>8}  {mutant.name:<42} {seconds:6.0f}s  {mutant.why}", flush=True)
-    killed = sum(v == "killed" for _, v in results)
+        print(f"{mutant.name:<42} {seconds:5.0f}s  {mutant.why}\n    -> {verdict}", flush=True)
+    killed = sum(v.startswith("killed") for _, v in results)
     print(f"\n{killed} killed, {len(results) - killed} not killed, of {len(results)} mutants")
     return 0 if killed == len(results) else 1
 
