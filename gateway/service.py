@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -26,9 +27,9 @@ from gateway.core.blocks import Block, days_between
 from gateway.core.budget import Budget
 from gateway.core.burndown import Point, remaining_series
 from gateway.core.claims import Claim, ClaimState, submission_id_for
-from gateway.core.datasets import BlockPeriod, DataFormat, Dataset
+from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.forecast import Forecast, forecast
-from gateway.core.jobs import GrantedBudget, JobRequest, JobResult
+from gateway.core.jobs import FailureCategory, GrantedBudget, JobOutcome, JobRequest, JobResult
 from gateway.core.ledger import AuditEvent
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
@@ -44,11 +45,12 @@ from gateway.errors import (
     SpecError,
     SubmissionNotFoundError,
 )
-from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState
+from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState, RunStatus
 from gateway.ledger.base import LedgerStore
 
 Clock = Callable[[], dt.datetime]
-Inspector = Callable[[str, DataFormat], dict]
+Inspector = Callable[[str, DataFormat], dict]  # a data set's schema from metadata ({} for CSV: declared)
+Locator = Callable[[Dataset, Sequence[dt.date]], None]  # the granted partitions exist; reads no rows
 Checkpoint = Callable[[str], None]
 
 # Step boundaries, in lifecycle order, where ``checkpoint`` is called.
@@ -82,6 +84,7 @@ class Gateway:
         launchers: Mapping[str, Launcher],
         *,
         inspect: Inspector,
+        locate: Locator | None = None,
         default_launcher: str = "local",
         clock: Clock = utc_now,
         max_retries: int = 20,
@@ -92,6 +95,7 @@ class Gateway:
         self.store = store
         self.launchers = dict(launchers)
         self.inspect = inspect
+        self.locate = locate  # None: submissions are not checked against the data's location
         self.default_launcher = default_launcher
         self.clock = clock
         self.max_retries = max_retries
@@ -148,9 +152,16 @@ class Gateway:
         time_column: str,
         period: BlockPeriod = BlockPeriod.DAY,
         launcher: str | None = None,
+        schema: Mapping[str, ColumnType] | None = None,
     ) -> Dataset:
+        """Register a data set: Parquet's schema from its footers, CSV's from ``schema`` (required).
+
+        A declared ``schema`` on Parquet overrides the footer types of the columns it names, which must
+        exist. The path is checked to be a data set of the format; no row is read.
+        """
         self.store.load()  # fail early, before inspecting data, if there is no ledger
-        columns = self.inspect(path, fmt)
+        found = self.inspect(path, fmt)
+        columns = _declared_columns(fmt, found, schema)
         try:
             dataset = Dataset(
                 name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns,
@@ -194,8 +205,8 @@ class Gateway:
         existing = core.existing_submission(state, claim)
         if existing is not None:
             return existing
-        dataset = state.dataset(spec.dataset)
-        self.inspect(dataset.path, dataset.format)  # the data must still be there: fail before any charge
+        if self.locate is not None:  # the granted partitions must be there: fail before any charge
+            self.locate(state.dataset(spec.dataset), [state.blocks[key].day for key in claim.blocks])
 
         self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
         self.checkpoint("submitted")
@@ -310,21 +321,41 @@ class Gateway:
         return finished
 
     def _record_outcome(self, claim: Claim) -> bool:
+        """Record a finished run: the checked result, or an analyst-safe failure category.
+
+        The analyst sees ``reason`` (a fixed category and a reference id); the launcher's message, the
+        job's error and traceback go to the operator-only ``detail``. A result that is withheld has its
+        outcome document deleted *before* the failure is recorded, so it is never readable afterwards.
+        A succeeded job is charged what its receipt says it spent (at most the grant).
+        """
         assert claim.launcher is not None and claim.run_id is not None
-        status = self.launchers[claim.launcher].poll(claim.run_id, claim.id)
+        launcher = self.launchers[claim.launcher]
+        status = launcher.poll(claim.run_id, claim.id)
         if not status.state.is_terminal:
             return False
-        result = None
-        reason = status.message
+        outcome = status.outcome
+        ref = outcome.error.ref if outcome and outcome.error and outcome.error.ref else uuid.uuid4().hex[:12]
+        result = spent = reason = detail = None
         succeeded = status.state is RunState.SUCCEEDED
         if succeeded:
-            assert status.outcome is not None and status.outcome.result is not None
+            assert outcome is not None and outcome.result is not None
             try:
-                result = self._checked_result(claim, status.outcome.result).to_json()
+                checked = self._checked_result(claim, outcome.result)
+                result, spent = checked.to_json(), checked.spent.to_budget()
             except GatewayInternalError as exc:
-                succeeded, reason = False, str(exc)
+                succeeded, reason, detail = False, FailureCategory.WITHHELD.reason(ref), str(exc)
+                launcher.discard_outcome(claim.id)
+        else:
+            category = _failure_category(outcome)
+            reason, detail = category.reason(ref), _operator_detail(status)
+            if outcome is not None and outcome.result is not None:
+                launcher.discard_outcome(claim.id)  # the run failed after writing an answer: withheld too
         try:
-            self._mutate(lambda s, now: core.finish(s, claim.id, succeeded, now, result=result, reason=reason))
+            self._mutate(
+                lambda s, now: core.finish(
+                    s, claim.id, succeeded, now, result=result, reason=reason, detail=detail, spent=spent
+                )
+            )
         except LedgerConflictError:
             return False  # someone else recorded it first
         self.checkpoint("finished")
@@ -333,6 +364,8 @@ class Gateway:
     def _checked_result(self, claim: Claim, result: JobResult) -> JobResult:
         """Refuse to release a result whose receipt does not match the grant."""
         spent = result.spent.to_budget()
+        if result.submission_id != claim.id:
+            raise GatewayInternalError(f"the outcome of {claim.id} is for {result.submission_id}; result withheld")
         if not spent.fits_in(claim.demand) or result.granted.to_budget() != claim.demand:
             raise GatewayInternalError(
                 f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
@@ -435,3 +468,42 @@ def _visible(state: core.LedgerState, claim_id: str, analyst: str | None) -> Cla
     if claim is not None and analyst in (None, claim.analyst):
         return claim
     raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status")
+
+
+def _declared_columns(
+    fmt: DataFormat, found: Mapping[str, ColumnType], schema: Mapping[str, ColumnType] | None
+) -> dict[str, ColumnType]:
+    """The registered columns: CSV's declared schema; Parquet's footer types, overridden where declared."""
+    if fmt is DataFormat.CSV:
+        if not schema:
+            raise GatewayValidationError(
+                "a CSV data set needs a declared schema (its types are never guessed from rows): "
+                f"--schema col:type,... with types {', '.join(t.value for t in ColumnType)}"
+            )
+        return dict(schema)
+    if schema:
+        unknown = [name for name in schema if name not in found]
+        if unknown:
+            raise GatewayValidationError(
+                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: "
+                f"{', '.join(found)}"
+            )
+        return {**found, **schema}
+    return dict(found)
+
+
+def _failure_category(outcome: JobOutcome | None) -> FailureCategory:
+    """The category a failed run's outcome names; a run that wrote none was killed or timed out."""
+    if outcome is None or outcome.error is None:
+        return FailureCategory.KILLED
+    try:
+        return FailureCategory(outcome.error.type)
+    except ValueError:
+        return FailureCategory.ENGINE  # an older job that wrote an exception type: never shown
+
+
+def _operator_detail(status: RunStatus) -> str:
+    parts = [status.message or "", status.outcome.detail if status.outcome and status.outcome.detail else ""]
+    if status.log_uri:
+        parts.append(f"job log: {status.log_uri}")
+    return "\n".join(p for p in parts if p)

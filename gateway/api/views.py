@@ -21,7 +21,7 @@ ANALYST_FIELDS = (
     "id", "state", "analyst", "engine", "dataset", "blocks", "budget", "reason", "launcher", "run_id",
     "client_id", "submitted_at", "updated_at",
 )  # fmt: skip
-OPERATOR_FIELDS = ANALYST_FIELDS  # an operator-only field is added here, e.g. + ("detail",)
+OPERATOR_FIELDS = ANALYST_FIELDS  # plus ``detail`` (a failed job's full error), taken from the claim itself
 
 
 class BudgetView(BaseModel):
@@ -84,7 +84,10 @@ class NewAnalystView(BaseModel):
 def submission_view(claim: Claim, operator: bool = False) -> dict[str, Any]:
     document = render.claim_json(claim)
     fields = OPERATOR_FIELDS if operator else ANALYST_FIELDS
-    return {**{k: document.get(k) for k in fields}, "spec": claim.spec.to_json()}
+    view = {**{k: document.get(k) for k in fields}, "spec": claim.spec.to_json()}
+    if operator:
+        view["detail"] = claim.detail  # may quote data values: operators only
+    return view
 
 
 def block_view(block: Block) -> dict[str, Any]:

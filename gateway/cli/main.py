@@ -29,6 +29,8 @@ from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.service import Gateway
+from gateway.sources.declared import parse_schema
+from gateway.sources.locate import check_granted_partitions
 from gateway.sources.partitions import partition_days, runs
 from gateway.sources.s3 import inspect_any_columns
 
@@ -66,7 +68,7 @@ Url = Annotated[
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns)
+    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns, locate=check_granted_partitions)
 
 
 @app.command()
@@ -111,6 +113,14 @@ def datasets_add(
     launcher: Annotated[
         str | None, typer.Option(help="Default launcher of its queries: local, glue or emr (default local).")
     ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Declared columns col:type,... (string, integer, double, boolean, date, timestamp); "
+            "required for CSV, overrides Parquet footer types.",
+        ),
+    ] = None,
     add_blocks: Annotated[
         bool,
         typer.Option(
@@ -126,12 +136,13 @@ def datasets_add(
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Register a data set and its public schema (and, with --add-blocks, a block per day of data)."""
+    """Register a data set and its public schema, never read from rows (and, with --add-blocks, a block per day)."""
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
     local = "://" not in path
+    declared = parse_schema(schema) if schema is not None else None
     location = str(Path(path).resolve()) if local else path
     days: list[dt.date] = []
     capacity: Budget | None = None
@@ -148,7 +159,7 @@ def datasets_add(
             )
     elif epsilon is not None:
         raise GatewayValidationError("--epsilon and --delta go with --add-blocks (or use dpgw blocks add)")
-    dataset = gateway.add_dataset(name, location, fmt, time_column, block_period, launcher)
+    dataset = gateway.add_dataset(name, location, fmt, time_column, block_period, launcher, schema=declared)
     added = (
         [b for first, last in runs(days) for b in gateway.add_blocks(name, first, last, capacity)] if capacity else []
     )
@@ -342,6 +353,9 @@ def status(
     ledger: Ledger = None,
     url: Url = None,
     json_out: Json = False,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Operator only: also show a failed job's full error (may quote data).")
+    ] = False,
 ) -> None:
     """Show one submission, or all of them (in team mode: yours).
 
@@ -354,21 +368,35 @@ def status(
     if claim_id is None:
         claims = backend.list()
         if json_out:
-            render.print_json([render.claim_json(c, full_blocks=False) for c in claims])
+            render.print_json([{**render.claim_json(c, full_blocks=False), **_detail_json(c, detail)} for c in claims])
         else:
             render.console.print(render.claims_table(claims))
+            _print_detail(claims, detail)
         return
     claim = backend.status(claim_id)
     when = backend.forecast(claim_id) if claim.state in (ClaimState.PENDING, ClaimState.REJECTED) else None
     if json_out:
         extra = {"forecast": when.to_json()} if when is not None else {}
-        render.print_json({**render.claim_json(claim, full_blocks=True), **extra})
+        render.print_json({**render.claim_json(claim, full_blocks=True), **extra, **_detail_json(claim, detail)})
         return
     render.console.print(render.claims_table([claim]))
     if when is not None:
         render.console.print(render.plain(f"when: {when.describe()}"))
     if claim.state is ClaimState.FAILED and (log := backend.job_log(claim)):
         render.console.print(render.plain(f"job log: {log}"))
+    _print_detail([claim], detail)
+
+
+def _detail_json(claim: Claim, wanted: bool) -> dict[str, str | None]:
+    return {"detail": claim.detail} if wanted else {}
+
+
+def _print_detail(claims: list[Claim], wanted: bool) -> None:
+    """Operators' view of failed jobs: the full error, which may quote data values."""
+    for claim in claims if wanted else []:
+        if claim.detail:
+            render.console.print(render.plain(f"detail of {claim.id} (operator only):"))
+            render.console.print(render.plain(claim.detail))
 
 
 @app.command()

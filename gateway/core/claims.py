@@ -63,11 +63,12 @@ class Claim:
     state: ClaimState
     submitted_at: dt.datetime
     updated_at: dt.datetime
-    reason: str | None = None
+    reason: str | None = None  # analyst-safe: a fixed category (+ reference id) for failures
     launcher: str | None = None
     run_id: str | None = None
     result: dict[str, Any] | None = None
     version: int = 1
+    detail: str | None = None  # operator only: the full job error; never in analyst-facing views
 
     @property
     def analyst(self) -> str:
@@ -101,6 +102,7 @@ class Claim:
             "run_id": self.run_id,
             "result": self.result,
             "version": self.version,
+            "detail": self.detail,
         }
         return data
 
@@ -119,4 +121,5 @@ class Claim:
             run_id=data.get("run_id"),
             result=data.get("result"),
             version=int(data["version"]),
+            detail=data.get("detail"),
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block, block_key, new_blocks, resolve_selection
-from gateway.core.budget import Budget
+from gateway.core.budget import Budget, quantize_up
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import Dataset
 from gateway.core.scheduling import PolicySettings, infeasible_reason, make_policy, run_pass
@@ -300,16 +300,37 @@ def finish(
     now: dt.datetime,
     result: dict[str, Any] | None = None,
     reason: str | None = None,
+    detail: str | None = None,
+    spent: Budget | None = None,
 ) -> Step:
-    """A job ended: its reservation becomes consumed whether it succeeded or not (it may have read data)."""
+    """A job ended: its reservation becomes consumed whether it succeeded or not (it may have read data).
+
+    ``spent`` is a succeeded job's receipt (what the DP library's accountant used). When it is within
+    the grant, exactly that is charged and the unspent rest goes back to the blocks the way a release
+    does (e.g. a δ that a pure-DP mechanism never used). Anything else (a failure, no receipt, or a
+    receipt outside the grant) charges the whole grant: never less than spent, never more than granted.
+    The audit event records the amount charged and what was returned; ``detail`` (operator only) is
+    stored on the claim, never in the audit trail.
+    """
     claim = state.claim(claim_id)
     to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
-    done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason)
-    blocks = [
-        replace(state.blocks[k], allocated=state.blocks[k].allocated - d, consumed=state.blocks[k].consumed + d)
-        for k, d in claim.demands().items()
-    ]
-    event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, claim.demand, reason)
+    charged = claim.demand
+    if succeeded and spent is not None and spent.is_non_negative() and spent.fits_in(claim.demand):
+        charged = Budget(quantize_up(spent.epsilon), quantize_up(spent.delta)).min(claim.demand)  # ledger scale
+    returned = claim.demand - charged
+    done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason, detail=detail)
+    to_locked = state.settings.release_to == "locked"
+    blocks = []
+    for key, demand in claim.demands().items():
+        block = state.blocks[key]
+        unlocked = block.unlocked if to_locked else block.unlocked + returned
+        blocks.append(
+            replace(block, allocated=block.allocated - demand, consumed=block.consumed + charged, unlocked=unlocked)
+        )
+    note = reason
+    if not returned.is_zero():
+        note = "; ".join(x for x in (reason, f"returned unspent {returned}") if x)
+    event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, charged, note)
     return state.with_(blocks=blocks, claims=[done]), [event]
 
 

@@ -33,3 +33,19 @@ def test_dashboard_needs_a_credential_and_its_cookie_opens_only_the_page(client,
     client.cookies.set("dpgw_token", team.tokens["bob"])
     assert client.get("/").status_code == 200
     assert client.get("/v1/submissions").status_code == 401
+
+
+def test_a_failed_jobs_detail_reaches_operators_only(client, team):
+    from gateway.core import ledger as core
+
+    mine = submit(client, team, "ann", eps=0.5).json()
+    assert mine["state"] == "running"
+    secret = "ValueError: could not convert 'patient-4711 HIV+' to float"
+    team.gateway()._mutate(
+        lambda s, now: core.finish(s, mine["id"], False, now, reason="the job failed in the DP engine", detail=secret)
+    )
+    analyst = client.get(f"/v1/submissions/{mine['id']}", headers=team.headers("ann"))
+    assert analyst.status_code == 200 and "detail" not in analyst.json()
+    assert "patient-4711" not in analyst.text
+    operator = client.get(f"/v1/submissions/{mine['id']}", headers=team.headers("ops"))
+    assert operator.json()["detail"] == secret
