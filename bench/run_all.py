@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["overhead.py", "--submissions", "1000"],
+    ["api.py", "--submissions", "200"],
     ["e2e.py", "--repeat", "2"],
     ["ledger_throughput.py", "--clients", "1", "4", "16"],
     ["sweep.py"],

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import yaml
 from rich.live import Live
 from rich.rule import Rule
+from rich.text import Text
 
 from gateway.cli import render
 from gateway.core.budget import Budget
@@ -170,7 +171,8 @@ def run_demo(workdir: Path) -> None:
         claim = gateway.submit(load_spec_text(path.read_text()))
         ids[name] = claim.id
         console.print(
-            f"  → {claim.id} [bold]{claim.state.value}[/bold]" + (f": {claim.reason}" if claim.reason else "")
+            Text.assemble("  → ", render.plain(claim.id), " ", (claim.state.value, "bold"))
+            + render.plain(f": {claim.reason}" if claim.reason else "")
         )
 
     console.print(f"$ {cli} submit {specs / 'alice-weekly-count.yaml'}   # a retry with the same client_id")
@@ -183,17 +185,22 @@ def run_demo(workdir: Path) -> None:
         while any(gateway.status(i).state.holds_allocation for i in running):
             time.sleep(1)
             live.update(render.claims_table(_claims(gateway, ids)))
+    if not console.is_terminal:
+        console.line()  # a piped Live table ends without a newline
         live.update(render.claims_table(_claims(gateway, ids)))
+    if not console.is_terminal:
+        console.line()  # a piped Live table ends without a newline
 
     console.print(Rule("Private answers"))
     for claim in _claims(gateway, ids):
         if claim.state is ClaimState.SUCCEEDED:
             console.print(render.result_table(claim))
         elif claim.state is ClaimState.FAILED:
-            console.print(f"[red]{claim.id} failed[/red]: {claim.reason}")
+            console.print(Text.assemble((f"{claim.id} failed", "red"), ": ", render.plain(claim.reason or "")))
     console.print(Rule("Remaining budget per block"))
     console.print(f"$ {cli} blocks list purchases")
-    console.print(render.blocks_table(gateway.state().blocks_of("purchases")))
+    state = gateway.state()
+    console.print(render.blocks_table(state.blocks_of("purchases"), state.settings))
     pending = [c for c in _claims(gateway, ids) if c.state is ClaimState.PENDING]
     for claim in pending:
         console.print(

@@ -120,3 +120,21 @@ class GatewayInternalError(GatewayError):
     """An invariant the gateway relies on did not hold: this is a bug, please report it."""
 
     exit_code = 70
+
+
+class AuthenticationError(GatewayError):
+    """No credential, or one the gateway does not accept (unknown or revoked token): HTTP 401."""
+
+    exit_code = 6
+
+
+class AuthorizationError(GatewayError):
+    """A known caller asked for something it may not do (another analyst's name, an operator route): HTTP 403."""
+
+    exit_code = 6
+
+
+class ResultNotReadyError(GatewayError):
+    """The submission has not succeeded (yet), so there is no answer to show."""
+
+    exit_code = 5

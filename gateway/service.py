@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -24,23 +25,33 @@ from pydantic import ValidationError
 from gateway.core import ledger as core
 from gateway.core.blocks import Block, block_key, days_between
 from gateway.core.budget import Budget
+from gateway.core.burndown import Point, remaining_series
 from gateway.core.claims import Claim, ClaimState, submission_id_for
-from gateway.core.datasets import BlockPeriod, DataFormat, Dataset
-from gateway.core.jobs import GrantedBudget, JobRequest, JobResult
+from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
+from gateway.core.forecast import Forecast, forecast
+from gateway.core.jobs import FailureCategory, GrantedBudget, JobOutcome, JobRequest, JobResult
+from gateway.core.ledger import AuditEvent
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
+from gateway.dashboard.model import Dashboard
+from gateway.dashboard.model import build as build_dashboard
 from gateway.errors import (
+    AuthorizationError,
     GatewayInternalError,
     GatewayValidationError,
     LaunchError,
     LedgerConflictError,
     LedgerError,
+    ResultNotReadyError,
+    SpecError,
+    SubmissionNotFoundError,
 )
-from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState
+from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState, RunStatus
 from gateway.ledger.base import LedgerStore
 
 Clock = Callable[[], dt.datetime]
-Inspector = Callable[[str, DataFormat], dict]
+Inspector = Callable[[str, DataFormat], dict]  # a data set's schema from metadata ({} for CSV: declared)
+Locator = Callable[[Dataset, Sequence[dt.date]], None]  # the granted partitions exist; reads no rows
 Checkpoint = Callable[[str], None]
 
 # Step boundaries, in lifecycle order, where ``checkpoint`` is called.
@@ -90,6 +101,7 @@ class Gateway:
         launchers: Mapping[str, Launcher],
         *,
         inspect: Inspector,
+        locate: Locator | None = None,
         default_launcher: str = "local",
         clock: Clock = utc_now,
         max_retries: int = 20,
@@ -100,6 +112,7 @@ class Gateway:
         self.store = store
         self.launchers = dict(launchers)
         self.inspect = inspect
+        self.locate = locate  # None: submissions are not checked against the data's location
         self.default_launcher = default_launcher
         self.clock = clock
         self.max_retries = max_retries
@@ -156,9 +169,16 @@ class Gateway:
         time_column: str,
         period: BlockPeriod = BlockPeriod.DAY,
         launcher: str | None = None,
+        schema: Mapping[str, ColumnType] | None = None,
     ) -> Dataset:
+        """Register a data set: Parquet's schema from its footers, CSV's from ``schema`` (required).
+
+        A declared ``schema`` on Parquet overrides the footer types of the columns it names, which must
+        exist. The path is checked to be a data set of the format; no row is read.
+        """
         self.store.load()  # fail early, before inspecting data, if there is no ledger
-        columns = self.inspect(path, fmt)
+        found = self.inspect(path, fmt)
+        columns = _declared_columns(fmt, found, schema)
         try:
             dataset = Dataset(
                 name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns,
@@ -191,8 +211,16 @@ class Gateway:
 
     # --- submissions ----------------------------------------------------------------------------
 
-    def submit(self, spec: QuerySpec, launcher: str | None = None) -> Claim:
-        """Validate, persist as pending (or return the earlier submission of the same client id), schedule."""
+    def submit(
+        self, spec: QuerySpec, launcher: str | None = None, analyst: str | None = None, schedule: bool = True
+    ) -> Claim:
+        """Validate, persist as pending (or return the earlier submission of the same client id), schedule.
+
+        ``analyst``: the authenticated caller (team mode); the spec may leave ``analyst`` out or name the
+        caller, never someone else. Without it the spec must name its analyst. ``schedule=False`` only
+        records the submission (the HTTP service's scheduling loop runs the pass, off the request).
+        """
+        spec = _with_analyst(spec, analyst)
         state = self.store.load()
         launcher = launcher or state.dataset(spec.dataset).launcher or self.default_launcher
         if launcher not in self.launchers:
@@ -203,14 +231,15 @@ class Gateway:
         existing = core.existing_submission(state, claim)
         if existing is not None:
             return existing
-        dataset = state.dataset(spec.dataset)
-        self.inspect(dataset.path, dataset.format)  # the data must still be there: fail before any charge
+        if self.locate is not None:  # the granted partitions must be there: fail before any charge
+            self.locate(state.dataset(spec.dataset), [state.blocks[key].day for key in claim.blocks])
 
         self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
         self.checkpoint("submitted")
-        failure = self._schedule_pass().failures.get(claim.id)
-        if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
-            raise failure
+        if schedule:
+            failure = self._schedule_pass().failures.get(claim.id)
+            if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
+                raise failure
         return self.store.load().claim(claim.id)
 
     def schedule(self) -> ScheduleReport:
@@ -384,21 +413,41 @@ class Gateway:
         return finished
 
     def _record_outcome(self, claim: Claim) -> bool:
+        """Record a finished run: the checked result, or an analyst-safe failure category.
+
+        The analyst sees ``reason`` (a fixed category and a reference id); the launcher's message, the
+        job's error and traceback go to the operator-only ``detail``. A result that is withheld has its
+        outcome document deleted *before* the failure is recorded, so it is never readable afterwards.
+        A succeeded job is charged what its receipt says it spent (at most the grant).
+        """
         assert claim.launcher is not None and claim.run_id is not None
-        status = self._launcher_of(claim).poll(claim.run_id, claim.id)
+        launcher = self._launcher_of(claim)
+        status = launcher.poll(claim.run_id, claim.id)
         if not status.state.is_terminal:
             return False
-        result = None
-        reason = status.message
+        outcome = status.outcome
+        ref = outcome.error.ref if outcome and outcome.error and outcome.error.ref else uuid.uuid4().hex[:12]
+        result = spent = reason = detail = None
         succeeded = status.state is RunState.SUCCEEDED
         if succeeded:
-            assert status.outcome is not None and status.outcome.result is not None
+            assert outcome is not None and outcome.result is not None
             try:
-                result = self._checked_result(claim, status.outcome.result).to_json()
+                checked = self._checked_result(claim, outcome.result)
+                result, spent = checked.to_json(), checked.spent.to_budget()
             except GatewayInternalError as exc:
-                succeeded, reason = False, str(exc)
+                succeeded, reason, detail = False, FailureCategory.WITHHELD.reason(ref), str(exc)
+                launcher.discard_outcome(claim.id)
+        else:
+            category = _failure_category(outcome)
+            reason, detail = category.reason(ref), _operator_detail(status)
+            if outcome is not None and outcome.result is not None:
+                launcher.discard_outcome(claim.id)  # the run failed after writing an answer: withheld too
         try:
-            self._mutate(lambda s, now: core.finish(s, claim.id, succeeded, now, result=result, reason=reason))
+            self._mutate(
+                lambda s, now: core.finish(
+                    s, claim.id, succeeded, now, result=result, reason=reason, detail=detail, spent=spent
+                )
+            )
         except LedgerConflictError:
             return False  # someone else recorded it first
         self.checkpoint("finished")
@@ -407,6 +456,8 @@ class Gateway:
     def _checked_result(self, claim: Claim, result: JobResult) -> JobResult:
         """Refuse to release a result whose receipt does not match the grant."""
         spent = result.spent.to_budget()
+        if result.submission_id != claim.id:
+            raise GatewayInternalError(f"the outcome of {claim.id} is for {result.submission_id}; result withheld")
         if not spent.fits_in(claim.demand) or result.granted.to_budget() != claim.demand:
             raise GatewayInternalError(
                 f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
@@ -416,12 +467,57 @@ class Gateway:
             raise GatewayInternalError(f"job for {claim.id} read other blocks than granted; result withheld")
         return result
 
-    def status(self, claim_id: str) -> Claim:
-        claim = self.store.load().claim(claim_id)
+    def forecast(self, claim_id: str, analyst: str | None = None) -> Forecast:
+        """When the claim can be admitted if nothing else competes, or why it never will (``analyst``: theirs only)."""
+        state = self.store.load()
+        _visible(state, claim_id, analyst)
+        return forecast(state, claim_id, self.clock())
+
+    def audit(self) -> list[AuditEvent]:
+        return self.store.audit()
+
+    def burn_down(self, dataset: str) -> tuple[list[Block], Mapping[str, list[Point]]]:
+        """A data set's blocks today and each one's remaining budget over time (from the audit trail)."""
+        state = self.store.load()
+        state.dataset(dataset)  # an unknown data set is a clear error
+        blocks = state.blocks_of(dataset)
+        return blocks, remaining_series(self.store.audit(), [b.key for b in blocks])
+
+    def dashboard(self, viewer: str | None) -> Dashboard:
+        """The dashboard's content as ``viewer`` may see it (None: an operator, who sees every query)."""
+        return build_dashboard(self.store.load(), self.store.audit(), self.clock(), viewer)
+
+    def status(self, claim_id: str, analyst: str | None = None) -> Claim:
+        """One submission, refreshed if its job is running; ``analyst`` set: only one of theirs."""
+        claim = _visible(self.store.load(), claim_id, analyst)
         if claim.state is ClaimState.RUNNING:
             self.reconcile(only=claim_id)
             claim = self.store.load().claim(claim_id)
         return claim
+
+    def job_log(self, claim: Claim) -> str | None:
+        """Where the job's log is (a local path or an s3:// / console URI), once it has been launched."""
+        if claim.launcher is None or claim.run_id is None or claim.launcher not in self.launchers:
+            return None
+        return self.launchers[claim.launcher].poll(claim.run_id, claim.id).log_uri
+
+    def submissions(self, analyst: str | None = None) -> list[Claim]:
+        """Every submission (``analyst`` set: only theirs), oldest first."""
+        claims = self.store.load().claims.values()
+        return sorted((c for c in claims if analyst in (None, c.analyst)), key=lambda c: (c.submitted_at, c.id))
+
+    def result(self, claim_id: str, analyst: str | None = None) -> Claim:
+        """A succeeded submission (with its answer), else ``ResultNotReadyError`` saying what it is."""
+        claim = self.status(claim_id, analyst)
+        if claim.state is not ClaimState.SUCCEEDED:
+            hint = f": {claim.reason}" if claim.reason else ""
+            raise ResultNotReadyError(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
+        return claim
+
+    def cancel(self, claim_id: str, analyst: str | None = None) -> Claim:
+        """Withdraw a pending submission (``analyst`` set: only one of theirs); admitted ones are past recall."""
+        _visible(self.store.load(), claim_id, analyst)
+        return self._mutate(lambda s, now: core.cancel(s, claim_id, now)).claim(claim_id)
 
     def wait(
         self,
@@ -442,3 +538,64 @@ class Gateway:
             if timeout is not None and time.monotonic() - started > timeout:
                 return claim
             sleep(poll_every)
+
+
+def _with_analyst(spec: QuerySpec, analyst: str | None) -> QuerySpec:
+    """The spec as submitted by ``analyst`` (the authenticated caller), or as the spec names it."""
+    if analyst is None:
+        if spec.analyst is None:
+            raise SpecError("invalid query spec:\n  analyst: missing (name the analyst who submits the query)")
+        return spec
+    if spec.analyst not in (None, analyst):
+        raise AuthorizationError(
+            f"the spec names analyst {spec.analyst!r} but you are {analyst!r}; "
+            "remove the analyst field (your credential says who you are)"
+        )
+    return spec.model_copy(update={"analyst": analyst})
+
+
+def _visible(state: core.LedgerState, claim_id: str, analyst: str | None) -> Claim:
+    """A submission the caller may see: another analyst's is reported exactly like a missing one."""
+    claim = state.claims.get(claim_id)
+    if claim is not None and analyst in (None, claim.analyst):
+        return claim
+    raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status")
+
+
+def _declared_columns(
+    fmt: DataFormat, found: Mapping[str, ColumnType], schema: Mapping[str, ColumnType] | None
+) -> dict[str, ColumnType]:
+    """The registered columns: CSV's declared schema; Parquet's footer types, overridden where declared."""
+    if fmt is DataFormat.CSV:
+        if not schema:
+            raise GatewayValidationError(
+                "a CSV data set needs a declared schema (its types are never guessed from rows): "
+                f"--schema col:type,... with types {', '.join(t.value for t in ColumnType)}"
+            )
+        return dict(schema)
+    if schema:
+        unknown = [name for name in schema if name not in found]
+        if unknown:
+            raise GatewayValidationError(
+                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: "
+                f"{', '.join(found)}"
+            )
+        return {**found, **schema}
+    return dict(found)
+
+
+def _failure_category(outcome: JobOutcome | None) -> FailureCategory:
+    """The category a failed run's outcome names; a run that wrote none was killed or timed out."""
+    if outcome is None or outcome.error is None:
+        return FailureCategory.KILLED
+    try:
+        return FailureCategory(outcome.error.type)
+    except ValueError:
+        return FailureCategory.ENGINE  # an older job that wrote an exception type: never shown
+
+
+def _operator_detail(status: RunStatus) -> str:
+    parts = [status.message or "", status.outcome.detail if status.outcome and status.outcome.detail else ""]
+    if status.log_uri:
+        parts.append(f"job log: {status.log_uri}")
+    return "\n".join(p for p in parts if p)

@@ -2,9 +2,9 @@
 
 Glue calls ``dp_query_job.py --key value ...`` with the job's default arguments merged with the run's
 (``--submission_id``, ``--request``, ``--output``, ``--granted_blocks``, ``--granted_epsilon``,
-``--granted_delta``; Glue argument names use underscores). On Glue ``awsglue.utils.getResolvedOptions``
-reads them; elsewhere plain argument parsing does, ignoring Glue's own arguments, so local, Glue and
-EMR run the same code.
+``--granted_delta``, ``--request_sha256``; Glue argument names use underscores). On Glue
+``awsglue.utils.getResolvedOptions`` reads them; elsewhere plain argument parsing does, ignoring Glue's
+own arguments, so local, Glue and EMR run the same code.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ OPTIONS = {
     "granted_blocks": "--blocks",
     "granted_epsilon": "--epsilon",
     "granted_delta": "--delta",
+    "request_sha256": "--request-sha256",
 }
 
 

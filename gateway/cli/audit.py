@@ -35,7 +35,12 @@ def _table(events: list[AuditEvent]) -> Table:
     for e in events:
         blocks = e.blocks[0] if len(e.blocks) == 1 else (f"{e.blocks[0]} … {e.blocks[-1]}" if e.blocks else "")
         table.add_row(
-            e.at.strftime("%Y-%m-%d %H:%M:%S"), e.kind, e.submission_id or "", e.analyst or "",
-            blocks, str(e.amount) if e.amount else "", e.reason or "",
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            render.plain(e.kind),
+            render.plain(e.submission_id or ""),
+            render.plain(e.analyst or ""),
+            render.plain(blocks),
+            str(e.amount) if e.amount else "",
+            render.plain(e.reason or ""),
         )
     return table

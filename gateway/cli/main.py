@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import os
 import sys
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -22,20 +23,26 @@ try:  # typer >= 0.2x carries its own copy of click
 except ImportError:  # pragma: no cover - older typer on click
     from click.exceptions import ClickException
 
-from gateway.cli import audit, render
+from gateway.cli import audit, plot, render
+from gateway.cli.analysts import analysts_app
+from gateway.cli.backend import Backend, backend_for
 from gateway.cli.package import package_command
+from gateway.cli.serve import serve
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
-from gateway.core.claims import ClaimState
+from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import MAX_N, Order, ReleaseTo
-from gateway.core.spec import MAX_SPEC_BYTES, load_spec_text
+from gateway.core.spec import MAX_SPEC_BYTES, decode_spec_bytes
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
 from gateway.ledger.base import DamagedAuditWarning
 from gateway.service import Gateway
+from gateway.sources.declared import parse_schema
+from gateway.sources.locate import check_granted_partitions
+from gateway.sources.partitions import partition_days, runs
 from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
@@ -45,6 +52,7 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Register and list data se
 blocks_app = typer.Typer(no_args_is_help=True, help="Add and list privacy blocks.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(blocks_app, name="blocks")
+app.add_typer(analysts_app, name="analysts")
 app.command()(simulate)
 app.command("audit")(audit.audit)
 
@@ -57,12 +65,21 @@ Ledger = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="DPGW_URL",
+        help="A team-mode gateway (dpgw serve, or the AWS API) to use instead of a local ledger; "
+        "the token is read from $DPGW_TOKEN.",
+    ),
+]
 
 
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns)
+    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns, locate=check_granted_partitions)
 
 
 @app.command()
@@ -98,7 +115,7 @@ def init(
     if json_out:
         render.print_json({"ledger": url, "settings": settings.model_dump()})
     else:
-        render.console.print(f"Created ledger at {url} (policy {settings.summary()})")
+        render.console.print(render.plain(f"Created ledger at {url} (policy {settings.summary()})"))
 
 
 @datasets_app.command("add")
@@ -111,23 +128,74 @@ def datasets_add(
     launcher: Annotated[
         str | None, typer.Option(help="Default launcher of its queries: local, glue or emr (default local).")
     ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Declared columns col:type,... (string, integer, double, boolean, date, timestamp); "
+            "required for CSV, overrides Parquet footer types.",
+        ),
+    ] = None,
+    add_blocks: Annotated[
+        bool,
+        typer.Option(
+            "--add-blocks",
+            help="Also add one privacy block per day found in the partition directory names "
+            "(TIME_COLUMN=YYYY-MM-DD; metadata only), each with capacity --epsilon/--delta.",
+        ),
+    ] = False,
+    epsilon: Annotated[
+        str | None, typer.Option("--epsilon", help="With --add-blocks: ε capacity of each block.")
+    ] = None,
+    delta: Annotated[str, typer.Option("--delta", help="With --add-blocks: δ capacity of each block.")] = "0",
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Register a data set and its public schema."""
+    """Register a data set and its public schema, never read from rows (and, with --add-blocks, a block per day)."""
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
+    if "\x00" in path:
+        raise GatewayValidationError("the data path contains a NUL character; give a directory, file or URI")
     local = "://" not in path
-    dataset = gateway.add_dataset(
-        name, str(Path(path).resolve()) if local else path, fmt, time_column, block_period, launcher
+    declared = parse_schema(schema) if schema is not None else None
+    location = str(Path(path).resolve()) if local else path
+    days: list[dt.date] = []
+    capacity: Budget | None = None
+    if add_blocks:  # everything is checked before the ledger changes
+        if epsilon is None:
+            raise GatewayValidationError("--add-blocks needs the capacity of each block: --epsilon E [--delta D]")
+        capacity = Budget.capacity(epsilon, delta)
+        days = partition_days(location, time_column)
+        if not days:
+            raise GatewayValidationError(
+                f"found no {time_column}=YYYY-MM-DD partition directories under {path}, so --add-blocks cannot "
+                f"tell which days it holds; register without it and add blocks with: dpgw blocks add {name} "
+                "--from YYYY-MM-DD --to YYYY-MM-DD --epsilon E"
+            )
+    elif epsilon is not None:
+        raise GatewayValidationError("--epsilon and --delta go with --add-blocks (or use dpgw blocks add)")
+    dataset = gateway.add_dataset(name, location, fmt, time_column, block_period, launcher, schema=declared)
+    added = (
+        [b for first, last in runs(days) for b in gateway.add_blocks(name, first, last, capacity)] if capacity else []
     )
     if json_out:
-        render.print_json(dataset.model_dump(mode="json"))
-    else:
-        cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
-        render.console.print(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})")
+        doc = dataset.model_dump(mode="json")
+        if add_blocks:
+            doc["blocks_added"] = {
+                "count": len(added),
+                "ranges": [[f.isoformat(), t.isoformat()] for f, t in runs(days)],
+            }
+        render.print_json(doc)
+        return
+    cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
+    render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
+    if added:
+        spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
+        render.console.print(
+            render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {added[0].capacity} each")
+        )
 
 
 @datasets_app.command("list")
@@ -138,7 +206,13 @@ def datasets_list(ledger: Ledger = None, json_out: Json = False) -> None:
         render.print_json([d.model_dump(mode="json") for d in datasets])
         return
     for d in datasets:
-        render.console.print(f"{d.name}\t{d.format.value}\t{d.path}\ttime column {d.time_column}")
+        render.console.print(
+            render.plain(d.name),
+            render.plain(d.format.value),
+            render.plain(d.path),
+            render.plain(f"time column {d.time_column}"),
+            sep="\t",
+        )
 
 
 @blocks_app.command("add")
@@ -162,22 +236,42 @@ def blocks_add(
     else:
         days = (to.date() - from_.date()).days + 1
         kept = f" ({days - len(blocks)} day(s) had their block already)" if len(blocks) < days else ""
-        render.console.print(Text(f"Added {len(blocks)} block(s) to {name}, capacity {capacity} each{kept}"))
+        render.console.print(render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {capacity} each{kept}"))
 
 
-@blocks_app.command("list")
+@blocks_app.command(
+    "list",
+    help="Budget per block: capacity, allocated, consumed, remaining, and what the ledger's policy released.\n\n"
+    + render.BLOCKS_HELP,
+)
 def blocks_list(
-    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, url: Url = None, json_out: Json = False
 ) -> None:
-    """Capacity, unlocked, allocated, consumed and remaining budget per block."""
-    state = build_gateway(ledger).state()
-    if name is not None:
-        state.dataset(name)
-    blocks = sorted((b for b in state.blocks.values() if name in (None, b.dataset)), key=lambda b: b.key)
+    backend = backend_for(url, ledger)
+    blocks = backend.blocks(name)
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks))
+        render.console.print(render.blocks_table(blocks, backend.settings()))
+
+
+@blocks_app.command("plot")
+def blocks_plot(
+    name: str,
+    out: Annotated[Path | None, typer.Option("--out", help="PNG file to write (e.g. burn.png).")] = None,
+    ledger: Ledger = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the series as one JSON document instead.")] = False,
+) -> None:
+    """Plot a data set's budget per block and its burn-down over time (PNG), or print the series (--json)."""
+    gateway = build_gateway(ledger)
+    blocks, series = gateway.burn_down(name)
+    if json_out:
+        render.print_json(plot.series_json(name, blocks, series))
+        return
+    if out is None:
+        raise GatewayValidationError("give --out FILE.png for the picture, or --json for the series")
+    plot.write_png(plot.burn_figure(name, blocks, series, gateway.clock()), out)
+    render.console.print(f"Wrote {out} ({len(blocks)} block(s) of {name})")
 
 
 # A submission that ended without running: rejected (budget, 3); its launch never started or its job
@@ -185,41 +279,91 @@ def blocks_list(
 SUBMIT_EXIT_CODES = {ClaimState.REJECTED: 3, ClaimState.RELEASED: 4, ClaimState.FAILED: 4}
 
 
-def _read_spec(path: Path) -> bytes:
-    """The spec file's bytes, read no further than the spec size limit (``/dev/zero`` ends at once)."""
+def _read_spec(path: Path) -> str:
+    """The spec file's text, read no further than the spec size limit (``/dev/zero`` ends at once)."""
     try:
         with open(path, "rb") as handle:
-            return handle.read(MAX_SPEC_BYTES + 1)
+            data = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    return decode_spec_bytes(data)
 
 
 @app.command()
 def submit(
     spec_file: Annotated[Path, typer.Argument(help="Query spec (YAML or JSON).")],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the job to finish if it is admitted.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the job to finish if it is admitted, showing its progress and elapsed time on stderr.",
+        ),
+    ] = False,
     launcher: Annotated[
         str | None, typer.Option(help="Where to run the job: local, glue or emr (default: the data set's, else local).")
     ] = None,
     ledger: Ledger = None,
+    url: Url = None,
     json_out: Json = False,
 ) -> None:
-    """Validate a query, queue it as a pending claim, and run a scheduling pass."""
-    gateway = build_gateway(ledger)
-    claim = gateway.submit(load_spec_text(_read_spec(spec_file)), launcher=launcher)
+    """Validate a query, queue it as a pending claim, and run a scheduling pass.
+
+    The JSON form gives the blocks read as block_range (first, last, count); dpgw status ID --json lists them all.
+    """
+    backend = backend_for(url, ledger)
+    started = time.monotonic()
+    claim = backend.submit(_read_spec(spec_file), launcher=launcher)
     if wait and claim.state in (ClaimState.ADMITTED, ClaimState.LAUNCHING, ClaimState.RUNNING):
         if json_out:
-            claim = gateway.wait(claim.id)
+            claim = backend.wait(claim.id)
         else:
-            with Status(f"{claim.id} running…", console=render.err_console) as status:
-                claim = gateway.wait(claim.id, on_tick=lambda c: status.update(f"{c.id} {c.state.value}…"))
+            claim = _wait_with_progress(backend, claim, started)
+    log = backend.job_log(claim) if claim.state is ClaimState.FAILED else None
     if json_out:
-        render.print_json({**render.claim_json(claim), "result": claim.result})
+        extra = {"job_log": log} if log else {}
+        render.print_json({**render.claim_json(claim, full_blocks=False), **extra, "result": claim.result})
     else:
         render.console.print(render.claims_table([claim], title="Submission"))
         if claim.state is ClaimState.SUCCEEDED:
             render.console.print(render.result_table(claim))
+        elif log:
+            render.err_console.print(render.plain(f"job log: {log}"))
     raise typer.Exit(SUBMIT_EXIT_CODES.get(claim.state, 0))
+
+
+PROGRESS = {
+    ClaimState.PENDING: "queued, waiting for budget",
+    ClaimState.ADMITTED: "admitted (budget reserved), launching",
+    ClaimState.LAUNCHING: "launching the job",
+    ClaimState.RUNNING: "running: Spark starts, reads the granted days, computes, writes the answer (often 15-110 s)",
+}
+
+
+def _wait_with_progress(backend: Backend, submitted: Claim, started: float) -> Claim:
+    """Wait for a job, saying on stderr which step it is at and for how long (a query takes 15 s to minutes).
+
+    Submitting already queued the claim, admitted it and launched its job (one scheduling pass).
+    """
+    steps = "queued, admitted, job launched" if submitted.state is ClaimState.RUNNING else "queued, admitted"
+    render.err_console.print(render.plain(f"{time.monotonic() - started:6.1f}s  {submitted.id} {steps}"))
+    seen: list[ClaimState] = []
+
+    def tick(claim: Claim) -> None:
+        elapsed = time.monotonic() - started
+        if claim.state not in seen:
+            seen.append(claim.state)
+            render.err_console.print(render.plain(f"{elapsed:6.1f}s  {claim.id} {claim.state.value}"))
+            if claim.state is ClaimState.RUNNING and (log := backend.job_log(claim)):
+                render.err_console.print(render.plain(f"        job log: {log}"))
+        doing = PROGRESS.get(claim.state, claim.state.value)
+        spinner.update(render.plain(f"{claim.id}: {doing} · {elapsed:.0f}s"))
+
+    try:
+        with Status(render.plain(f"{submitted.id}: launching"), console=render.err_console) as spinner:
+            return backend.wait(submitted.id, on_tick=tick)
+    except KeyboardInterrupt:  # the job runs in its own session: Ctrl-C stops the waiting only
+        render.err_console.print(render.plain(f"stopped waiting; the job goes on: dpgw status {submitted.id}"))
+        return backend.status(submitted.id)
 
 
 @app.command()
@@ -235,37 +379,90 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
 
 @app.command()
 def status(
-    claim_id: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, json_out: Json = False
+    claim_id: Annotated[str | None, typer.Argument()] = None,
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Operator only: also show a failed job's full error (may quote data).")
+    ] = False,
 ) -> None:
-    """Show one submission, or all of them."""
-    gateway = build_gateway(ledger)
-    if claim_id is not None:
-        claims = [gateway.status(claim_id)]
-    else:
-        gateway.reconcile()
-        claims = sorted(gateway.state().claims.values(), key=lambda c: (c.submitted_at, c.id))
+    """Show one submission, or all of them (in team mode: yours).
+
+    For one submission: when a waiting one can be admitted if nothing else competes (exact under time-based
+    unlocking, an estimate from recent arrivals under DPF-N/RR-N) or why it never will, and the job log's
+    location if its job failed. JSON: one submission lists every block it reads under blocks, and a waiting
+    or rejected one carries forecast {outlook, at, basis}; the listing gives block_range only.
+    """
+    backend = backend_for(url, ledger)
+    if claim_id is None:
+        claims = backend.list()
+        if json_out:
+            render.print_json([{**render.claim_json(c, full_blocks=False), **_detail_json(c, detail)} for c in claims])
+        else:
+            render.console.print(render.claims_table(claims))
+            _print_detail(claims, detail)
+        return
+    claim = backend.status(claim_id)
+    when = backend.forecast(claim_id) if claim.state in (ClaimState.PENDING, ClaimState.REJECTED) else None
     if json_out:
-        docs = [render.claim_json(c) for c in claims]
-        render.print_json(docs[0] if claim_id is not None else docs)
-    else:
-        render.console.print(render.claims_table(claims))
+        extra = {"forecast": when.to_json()} if when is not None else {}
+        render.print_json({**render.claim_json(claim, full_blocks=True), **extra, **_detail_json(claim, detail)})
+        return
+    render.console.print(render.claims_table([claim]))
+    if when is not None:
+        render.console.print(render.plain(f"when: {when.describe()}"))
+    if claim.state is ClaimState.FAILED and (log := backend.job_log(claim)):
+        render.console.print(render.plain(f"job log: {log}"))
+    _print_detail([claim], detail)
+
+
+def _detail_json(claim: Claim, wanted: bool) -> dict[str, str | None]:
+    return {"detail": claim.detail} if wanted else {}
+
+
+def _print_detail(claims: list[Claim], wanted: bool) -> None:
+    """Operators' view of failed jobs: the full error, which may quote data values."""
+    for claim in claims if wanted else []:
+        if claim.detail:
+            render.console.print(render.plain(f"detail of {claim.id} (operator only):"))
+            render.console.print(render.plain(claim.detail))
 
 
 @app.command()
-def result(claim_id: str, ledger: Ledger = None, json_out: Json = False) -> None:
-    """Print the private answer of a finished submission."""
-    claim = build_gateway(ledger).status(claim_id)
-    if claim.state is not ClaimState.SUCCEEDED:
-        hint = f": {claim.reason}" if claim.reason else ""
-        raise GatewayNotReady(f"submission {claim_id} is {claim.state.value}, so it has no result{hint}")
+def result(
+    claim_id: str,
+    round_: Annotated[
+        bool, typer.Option("--round", help="Post-processing, display only: round each value to an integer.")
+    ] = False,
+    clamp_zero: Annotated[
+        bool, typer.Option("--clamp-zero", help="Post-processing, display only: show negative values as 0.")
+    ] = False,
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
+) -> None:
+    """Print the private answer of a finished submission.
+
+    Values are the engine's unbiased noisy estimates, so a count can be fractional or negative. --round and
+    --clamp-zero post-process what is shown (DP is unaffected: they only use the released value); the stored
+    answer never changes, and --json then gives each value's post_processed form beside the raw value.
+    """
+    claim = backend_for(url, ledger).result(claim_id)
     if json_out:
-        render.print_json(claim.result)
+        render.print_json(render.result_json(claim, round_, clamp_zero))
     else:
-        render.console.print(render.result_table(claim))
+        render.console.print(render.result_table(claim, round_, clamp_zero))
 
 
-class GatewayNotReady(GatewayError):
-    exit_code = 5
+@app.command()
+def cancel(claim_id: str, ledger: Ledger = None, url: Url = None, json_out: Json = False) -> None:
+    """Withdraw a submission that is still pending (waiting for budget); it is charged nothing."""
+    claim = backend_for(url, ledger).cancel(claim_id)
+    if json_out:
+        render.print_json(render.claim_json(claim))
+    else:
+        render.console.print(render.claims_table([claim], title="Cancelled"))
 
 
 @app.command()
@@ -281,6 +478,7 @@ def demo(
 
 
 app.command("package")(package_command)
+app.command("serve")(serve)
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in the gateway, never the user's input
@@ -313,7 +511,7 @@ def _stdout_gone() -> int:
 
 def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **kwargs: object) -> None:
     """Warnings go to stderr as one plain line (stdout stays one JSON document with --json)."""
-    render.err_console.print(Text.assemble(("warning:", "yellow"), " ", str(message)), highlight=False)
+    render.err_console.print(Text.assemble(("warning:", "yellow"), " ", render.plain(message, newlines=True)))
 
 
 def _run(args: list[str], json_out: bool) -> int:
@@ -355,7 +553,7 @@ def _report_error(json_out: bool, kind: str, message: str) -> None:
     if json_out:
         render.print_json({"error": {"type": kind, "message": message}})
     else:  # plain text: a message may hold user strings that look like markup ("[/red]")
-        render.err_console.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
+        render.err_console.print(Text.assemble(("error:", "red"), " ", render.plain(message, newlines=True)))
 
 
 def _show_usage_error(exc: ClickException) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console, Group
@@ -13,7 +15,9 @@ from rich.text import Text
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
+from gateway.core.budget_state import block_state
 from gateway.core.claims import Claim, ClaimState
+from gateway.core.scheduling import PolicySettings
 
 # Tables stay readable when output is piped (rich would otherwise assume 80 columns).
 _WIDTH = shutil.get_terminal_size((140, 24)).columns
@@ -29,7 +33,31 @@ STATE_STYLE = {
     ClaimState.FAILED: "red",
     ClaimState.RELEASED: "magenta",
     ClaimState.REJECTED: "red",
+    ClaimState.CANCELLED: "dim",
 }
+
+
+def safe(value: object, newlines: bool = False) -> str:
+    """``value`` as text a terminal shows literally: every non-printable character becomes a visible escape.
+
+    Names, reasons, group keys and paths come from users; an ESC sequence in one must not recolour, move
+    the cursor or retitle the terminal of whoever lists the ledger, and a bidirectional override must not
+    make one string look like another. ``newlines`` keeps line breaks (multi-line error messages).
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or (newlines and ch == "\n") else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def plain(value: object, style: str = "", newlines: bool = False) -> Text:
+    """A user string as a rich ``Text``: never parsed as markup, non-printable characters escaped."""
+    return Text(safe(value, newlines), style=style)
 
 
 def print_json(document: Any) -> None:
@@ -43,11 +71,13 @@ def block_json(block: Block) -> dict[str, Any]:
         "day": block.day.isoformat(),
         "capacity": block.capacity.to_json(),
         "unlocked": block.unlocked.to_json(),
+        "locked": block.locked.to_json(),
         "allocated": block.allocated.to_json(),
         "consumed": block.consumed.to_json(),
         "remaining": block.remaining.to_json(),
         "arrivals": block.arrivals,
         "retired": block.retired,
+        "state": block_state(block).value,
     }
 
 
@@ -55,25 +85,79 @@ def _eps(budget: Budget) -> str:
     return format(budget.epsilon.normalize(), "f")
 
 
-def blocks_table(blocks: Iterable[Block], title: str = "Privacy blocks (ε)") -> Table:
-    table = Table(title=title)
-    for name in ("block", "capacity", "unlocked", "allocated", "consumed", "remaining", "arrivals"):
-        table.add_column(name, justify="left" if name == "block" else "right", no_wrap=True)
-    for b in blocks:
-        table.add_row(
-            b.key, _eps(b.capacity), _eps(b.unlocked), _eps(b.allocated), _eps(b.consumed), _eps(b.remaining),
-            f"{b.arrivals}{' (retired)' if b.retired else ''}",
-        )
+def _delta(value: Decimal) -> str:
+    """δ is usually tiny: 1e-06 reads better than 0.000001."""
+    return "0" if value == 0 else f"{float(value):g}"
+
+
+def _amount(budget: Budget, with_delta: bool) -> str:
+    return f"{_eps(budget)} / {_delta(budget.delta)}" if with_delta else _eps(budget)
+
+
+ARRIVAL_POLICIES = frozenset({"dpf-n", "rr-n"})
+TIME_POLICIES = frozenset({"dpf-t", "rr-t", "dpack"})
+BLOCKS_HELP = (
+    "Columns follow the ledger's policy. Always: capacity, allocated (reserved by running jobs), consumed "
+    "(spent) and remaining (capacity - allocated - consumed). FCFS: 'available', the budget a new query "
+    "can still be granted (all of it is released at once). DPF-N / RR-N: 'unlocked' (released by arrivals, "
+    "admittable now), 'locked' and 'arrivals' (k of N; at N the block is retired: all of it released). "
+    "DPF-T / RR-T / DPack: 'unlocked' (released so far over the block's lifetime), 'locked' and 'state' "
+    "(unlocking, or retired once fully released). Amounts are ε, or 'ε / δ' when any block has a δ capacity."
+)
+
+
+def blocks_table(blocks: Iterable[Block], settings: PolicySettings | None = None, title: str | None = None) -> Table:
+    """One row per block, with the columns the ledger's policy gives a meaning to (see ``BLOCKS_HELP``)."""
+    rows = list(blocks)
+    policy = settings.policy if settings is not None else "dpf-n"
+    with_delta = any(b.capacity.delta > 0 for b in rows)
+    unit = "ε / δ" if with_delta else "ε"
+    heading = title or f"Privacy blocks ({unit}), policy {settings.summary() if settings else policy}"
+    table = Table(title=plain(heading))
+    if policy in ARRIVAL_POLICIES:
+        columns = ["capacity", "unlocked", "locked", "allocated", "consumed", "remaining", "arrivals"]
+    elif policy in TIME_POLICIES:
+        columns = ["capacity", "unlocked", "locked", "allocated", "consumed", "remaining", "state"]
+    else:
+        columns = ["capacity", "available", "allocated", "consumed", "remaining"]
+    table.add_column("block", no_wrap=True)
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    for b in rows:
+        amounts = {
+            "capacity": b.capacity,
+            "unlocked": b.unlocked,
+            "available": b.unlocked,
+            "locked": b.locked,
+            "allocated": b.allocated,
+            "consumed": b.consumed,
+            "remaining": b.remaining,
+        }
+        cells = []
+        for name in columns:
+            if name == "arrivals":
+                n = settings.n if settings is not None else None
+                count = f"{b.arrivals}/{n}" if n else str(b.arrivals)
+                cells.append(count + (" (retired)" if b.retired else ""))
+            elif name == "state":
+                cells.append("retired" if b.retired else "unlocking")
+            else:
+                cells.append(_amount(amounts[name], with_delta))
+        table.add_row(plain(b.key), *cells)
     return table
 
 
-def claim_json(claim: Claim) -> dict[str, Any]:
-    return {
+def claim_json(claim: Claim, full_blocks: bool = True) -> dict[str, Any]:
+    """A submission as JSON. ``block_range`` always; the full ``blocks`` list (one key per day, 365 for a
+    year) only when ``full_blocks``: ``dpgw status ID --json`` shows it, ``submit --json`` and the
+    ``status --json`` listing do not."""
+    doc = {
         "id": claim.id,
         "state": claim.state.value,
         "analyst": claim.analyst,
         "engine": claim.spec.engine.value,
         "dataset": claim.spec.dataset,
+        "block_range": block_range(claim),
         "blocks": list(claim.blocks),
         "budget": claim.demand.to_json(),
         "reason": claim.reason,
@@ -83,31 +167,72 @@ def claim_json(claim: Claim) -> dict[str, Any]:
         "submitted_at": claim.submitted_at.isoformat(),
         "updated_at": claim.updated_at.isoformat(),
     }
+    if not full_blocks:
+        del doc["blocks"]
+    return doc
+
+
+def block_range(claim: Claim) -> dict[str, Any]:
+    """The blocks a claim reads, compactly: first and last day and how many (a year is 365 keys)."""
+    days = [key.split("/", 1)[1] for key in claim.blocks]
+    return {"first": days[0], "last": days[-1], "count": len(days)}
 
 
 def _span(claim: Claim) -> str:
-    first, last = claim.blocks[0].split("/", 1)[1], claim.blocks[-1].split("/", 1)[1]
-    return first if first == last else f"{first}..{last} ({len(claim.blocks)})"
+    span = block_range(claim)
+    return span["first"] if span["count"] == 1 else f"{span['first']} → {span['last']} ({span['count']})"
 
 
 def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
     table = Table(title=title)
     for name in ("id", "analyst", "engine", "query", "blocks", "budget", "state", "reason"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name in ("id", "blocks"))
     for c in claims:
         agg = c.spec.aggregate
         query = agg.function.value + (f"({agg.column})" if agg.column else "(*)")
         if c.spec.group_by:
             query += f" by {c.spec.group_by.column}"
-        style = STATE_STYLE[c.state]
         table.add_row(
-            c.id, c.analyst, c.spec.engine.value, query, _span(c), str(c.demand),
-            f"[{style}]{c.state.value}[/{style}]", c.reason or "",
+            plain(c.id),
+            plain(c.analyst),
+            c.spec.engine.value,
+            plain(query),
+            _span(c),
+            str(c.demand),
+            Text(c.state.value, style=STATE_STYLE[c.state]),
+            plain(c.reason or ""),
         )
     return table
 
 
-def result_table(claim: Claim) -> Group:
+NOISE_NOTE = (
+    "Values are unbiased noisy estimates: a count or sum may be fractional or negative, and is left so "
+    "(rounding or clamping would bias it). `dpgw result ID --round --clamp-zero` post-processes the display."
+)
+
+
+def post_process(value: float, round_: bool = False, clamp_zero: bool = False) -> float:
+    """Display-time post-processing of a noisy value (never stored: the ledger keeps the raw answer)."""
+    if clamp_zero and value < 0:
+        value = 0.0
+    if round_ and math.isfinite(value):
+        value = float(round(value))
+    return value
+
+
+def result_json(claim: Claim, round_: bool = False, clamp_zero: bool = False) -> dict[str, Any]:
+    """The stored result; with post-processing asked for, each value also gets its ``post_processed`` form."""
+    result = dict(claim.result or {})
+    if round_ or clamp_zero:
+        steps = [name for name, on in (("round", round_), ("clamp_zero", clamp_zero)) if on]
+        result["values"] = [
+            {**row, "post_processed": post_process(row["value"], round_, clamp_zero)} for row in result["values"]
+        ]
+        result["post_processing"] = steps
+    return result
+
+
+def result_table(claim: Claim, round_: bool = False, clamp_zero: bool = False) -> Group:
     """The private answer: a heading line (a table title would wrap to the narrow table) and one row per key."""
     result = claim.result or {}
     spent = Budget.from_json(result["spent"])
@@ -116,10 +241,20 @@ def result_table(claim: Claim) -> Group:
         f"{claim.id} · {claim.analyst} · {claim.spec.engine.value} · {agg.function.value}"
         f"{'(' + agg.column + ')' if agg.column else ''} · spent {spent} on {len(claim.blocks)} block(s)"
     )
+    processed = round_ or clamp_zero
     table = Table()
-    table.add_column(claim.spec.group_by.column if claim.spec.group_by else "group")
+    table.add_column(plain(claim.spec.group_by.column if claim.spec.group_by else "group"))
     table.add_column("private value", justify="right")
+    if processed:
+        label = " + ".join(name for name, on in (("rounded", round_), ("clamped at 0", clamp_zero)) if on)
+        table.add_column(f"post-processed ({label})", justify="right")
     for row in result["values"]:
-        table.add_row("(all)" if row["key"] is None else str(row["key"]), f"{row['value']:,.3f}")
-    notes = [Text(note, style="dim") for note in result.get("notes") or []]
-    return Group(Text(heading, style="bold"), table, *notes)
+        cells = ["(all)" if row["key"] is None else plain(row["key"]), f"{row['value']:,.3f}"]
+        if processed:
+            shown = post_process(row["value"], round_, clamp_zero)
+            cells.append(f"{shown:,.0f}" if round_ else f"{shown:,.3f}")
+        table.add_row(*cells)
+    notes = [plain(note, style="dim") for note in result.get("notes") or []]
+    if agg.function.value in ("count", "sum") and not processed:
+        notes.append(Text(NOISE_NOTE, style="dim"))
+    return Group(plain(heading, style="bold"), table, *notes)

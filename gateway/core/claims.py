@@ -1,7 +1,8 @@
 """Claims: a submitted query's request for budget on its blocks, and its persisted lifecycle.
 
 pending → admitted (budget reserved) → launching → running → succeeded | failed (charged),
-or released (the launch provably never started), or rejected (can never fit). Every transition names
+or released (the launch provably never started), or rejected (can never fit),
+or cancelled (withdrawn by its analyst while pending). Every transition names
 the states it may come from, so repeating or racing one is detected instead of double-counted.
 """
 
@@ -28,6 +29,7 @@ class ClaimState(StrEnum):
     FAILED = "failed"
     RELEASED = "released"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"  # withdrawn by its analyst while pending: never held budget
 
     @property
     def is_terminal(self) -> bool:
@@ -40,7 +42,7 @@ class ClaimState(StrEnum):
 
 
 TERMINAL_STATES = frozenset(
-    {ClaimState.SUCCEEDED, ClaimState.FAILED, ClaimState.RELEASED, ClaimState.REJECTED}
+    {ClaimState.SUCCEEDED, ClaimState.FAILED, ClaimState.RELEASED, ClaimState.REJECTED, ClaimState.CANCELLED}
 )
 
 
@@ -61,15 +63,16 @@ class Claim:
     state: ClaimState
     submitted_at: dt.datetime
     updated_at: dt.datetime
-    reason: str | None = None
+    reason: str | None = None  # analyst-safe: a fixed category (+ reference id) for failures
     launcher: str | None = None
     run_id: str | None = None
     result: dict[str, Any] | None = None
     version: int = 1
+    detail: str | None = None  # operator only: the full job error; never in analyst-facing views
 
     @property
     def analyst(self) -> str:
-        return self.spec.analyst
+        return self.spec.analyst or ""  # the gateway sets it before recording a claim (Gateway.submit)
 
     def demands(self) -> dict[str, Budget]:
         """Demand per block key: block composition charges the query's (ε, δ) on every block it reads."""
@@ -99,6 +102,7 @@ class Claim:
             "run_id": self.run_id,
             "result": self.result,
             "version": self.version,
+            "detail": self.detail,
         }
         return data
 
@@ -117,4 +121,5 @@ class Claim:
             run_id=data.get("run_id"),
             result=data.get("result"),
             version=int(data["version"]),
+            detail=data.get("detail"),
         )

@@ -8,7 +8,9 @@ runtime needs no ledger code.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -55,6 +57,15 @@ class JobRequest(BaseModel):
         return self
 
 
+def request_text(request: JobRequest) -> str:
+    """The request document exactly as the gateway writes it (its digest is a run argument)."""
+    return request.model_dump_json(indent=2)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class GroupValue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -86,11 +97,49 @@ class JobResult(BaseModel):
         return self.model_dump(mode="json")
 
 
+class FailureCategory(StrEnum):
+    """Why a job gave no answer, in words an analyst may see: a fixed set, never an exception's text.
+
+    Library and Spark messages can quote data values, so the full error goes only to the job log and to
+    operator-only fields (``JobOutcome.detail``, ``Claim.detail``).
+    """
+
+    ENGINE = "engine-failure"
+    DATA = "data-unreadable"
+    KILLED = "killed"
+    WITHHELD = "withheld"
+    REFUSED = "request-refused"
+
+    @property
+    def text(self) -> str:
+        return _CATEGORY_TEXT[self]
+
+    def reason(self, ref: str) -> str:
+        """The analyst-safe reason of a failed claim: the category and a reference to the full error."""
+        return f"{self.text} (ref {ref})"
+
+
+_CATEGORY_TEXT = {
+    FailureCategory.ENGINE: "the job failed in the DP engine",
+    FailureCategory.DATA: "the granted data could not be read",
+    FailureCategory.KILLED: "the job ended without an answer (timed out or killed)",
+    FailureCategory.WITHHELD: "the result was withheld (its receipt does not match the grant)",
+    FailureCategory.REFUSED: "the request was refused (changed after launch, invalid, or already run)",
+}
+
+
 class JobError(BaseModel):
+    """The analyst-safe part of a failure: ``type`` is a ``FailureCategory`` value, ``message`` its text."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
     message: str
+    ref: str | None = None  # also printed beside the full error in the job log
+
+    @classmethod
+    def of(cls, category: FailureCategory, ref: str) -> JobError:
+        return cls(type=category.value, message=category.text, ref=ref)
 
 
 class JobOutcome(BaseModel):
@@ -102,6 +151,7 @@ class JobOutcome(BaseModel):
     status: str  # "succeeded" | "failed"
     result: JobResult | None = None
     error: JobError | None = None
+    detail: str | None = None  # operator only: the full error and traceback, never shown to analysts
 
     @model_validator(mode="after")
     def _one_of(self) -> JobOutcome:

@@ -14,11 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block, block_key, resolve_selection
-from gateway.core.budget import Budget
+from gateway.core.budget import Budget, quantize_up
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import Dataset
 from gateway.core.scheduling import PolicySettings, infeasible_reason, make_policy, run_pass
+from gateway.core.scheduling.block_accounts import BlockAccounts
 from gateway.core.spec import QuerySpec
 from gateway.errors import (
     BlockRangeError,
@@ -35,7 +37,8 @@ class AuditEvent:
     """One append-only line of the audit trail."""
 
     at: dt.datetime
-    kind: str  # dataset-added, blocks-added, submitted, granted, rejected, launched, charged, released
+    kind: str  # dataset-added, blocks-added, submitted, granted, rejected, launched, charged, released,
+    # cancelled, analyst-added, analyst-revoked
     submission_id: str | None = None
     analyst: str | None = None
     blocks: tuple[str, ...] = ()
@@ -72,6 +75,7 @@ class LedgerState:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     blocks: dict[str, Block] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
+    analysts: dict[str, Analyst] = field(default_factory=dict)  # absent from ledgers made before team mode
 
     def dataset(self, name: str) -> Dataset:
         try:
@@ -99,12 +103,14 @@ class LedgerState:
         blocks: Iterable[Block] = (),
         claims: Iterable[Claim] = (),
         datasets: Iterable[Dataset] = (),
+        analysts: Iterable[Analyst] = (),
     ) -> LedgerState:
         return replace(
             self,
             datasets={**self.datasets, **{d.name: d for d in datasets}},
             blocks={**self.blocks, **{b.key: b.check() for b in blocks}},
             claims={**self.claims, **{c.id: c for c in claims}},
+            analysts={**self.analysts, **{a.name: a for a in analysts}},
         )
 
 
@@ -116,9 +122,10 @@ class Change:
     blocks: tuple[Block, ...] = ()
     claims: tuple[Claim, ...] = ()
     events: tuple[AuditEvent, ...] = ()
+    analysts: tuple[Analyst, ...] = ()
 
     def is_empty(self) -> bool:
-        return not (self.datasets or self.blocks or self.claims or self.events)
+        return not (self.datasets or self.blocks or self.claims or self.events or self.analysts)
 
 
 def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) -> Change:
@@ -133,7 +140,12 @@ def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) 
         if _changed(old.claims.get(k), c)
     )
     datasets = tuple(d for name, d in new.datasets.items() if name not in old.datasets)
-    return Change(datasets=datasets, blocks=blocks, claims=claims, events=tuple(events))
+    analysts = tuple(
+        replace(a, version=old.analysts[k].version + 1 if k in old.analysts else 1)
+        for k, a in new.analysts.items()
+        if _changed(old.analysts.get(k), a)
+    )
+    return Change(datasets=datasets, blocks=blocks, claims=claims, events=tuple(events), analysts=analysts)
 
 
 def _changed(old: object, new: object) -> bool:
@@ -142,7 +154,7 @@ def _changed(old: object, new: object) -> bool:
 
 def apply(state: LedgerState, change: Change) -> LedgerState:
     """The state a store holds after committing ``change`` (used by stores and tests alike)."""
-    return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets)
+    return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets, analysts=change.analysts)
 
 
 # --- operations -----------------------------------------------------------------------------------
@@ -305,16 +317,37 @@ def finish(
     now: dt.datetime,
     result: dict[str, Any] | None = None,
     reason: str | None = None,
+    detail: str | None = None,
+    spent: Budget | None = None,
 ) -> Step:
-    """A job ended: its reservation becomes consumed whether it succeeded or not (it may have read data)."""
+    """A job ended: its reservation becomes consumed whether it succeeded or not (it may have read data).
+
+    ``spent`` is a succeeded job's receipt (what the DP library's accountant used). When it is within
+    the grant, exactly that is charged and the unspent rest goes back to the blocks the way a release
+    does (e.g. a δ that a pure-DP mechanism never used). Anything else (a failure, no receipt, or a
+    receipt outside the grant) charges the whole grant: never less than spent, never more than granted.
+    The audit event records the amount charged and what was returned; ``detail`` (operator only) is
+    stored on the claim, never in the audit trail.
+    """
     claim = state.claim(claim_id)
     to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
-    done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason)
-    blocks = [
-        replace(state.blocks[k], allocated=state.blocks[k].allocated - d, consumed=state.blocks[k].consumed + d)
-        for k, d in claim.demands().items()
-    ]
-    event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, claim.demand, reason)
+    charged = claim.demand
+    if succeeded and spent is not None and spent.is_non_negative() and spent.fits_in(claim.demand):
+        charged = Budget(quantize_up(spent.epsilon), quantize_up(spent.delta)).min(claim.demand)  # ledger scale
+    returned = claim.demand - charged
+    done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason, detail=detail)
+    to_locked = state.settings.release_to == "locked"
+    blocks = []
+    for key, demand in claim.demands().items():
+        block = state.blocks[key]
+        unlocked = block.unlocked if to_locked else block.unlocked + returned
+        blocks.append(
+            replace(block, allocated=block.allocated - demand, consumed=block.consumed + charged, unlocked=unlocked)
+        )
+    note = reason
+    if not returned.is_zero():
+        note = "; ".join(x for x in (reason, f"returned unspent {returned}") if x)
+    event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, charged, note)
     return state.with_(blocks=blocks, claims=[done]), [event]
 
 
@@ -340,6 +373,45 @@ def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) ->
     return state.with_(blocks=blocks, claims=[released]), [event]
 
 
+def cancel(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
+    """The analyst withdraws a pending claim: it holds nothing, so nothing is charged.
+
+    Under round robin a waiting claim may have accumulated budget on its blocks (``held``): that goes
+    back to the blocks' unlocked budget, as when a claim leaves the queue any other way.
+    """
+    claim = state.claim(claim_id)
+    cancelled = claim.transition(ClaimState.CANCELLED, (ClaimState.PENDING,), now, reason="cancelled by the analyst")
+    accounts = BlockAccounts(state.blocks)
+    accounts.forget(claim.blocks, claim.id)
+    event = AuditEvent(now, "cancelled", claim.id, claim.analyst, claim.blocks, claim.demand)
+    return state.with_(blocks=accounts.changed().values(), claims=[cancelled]), [event]
+
+
+def add_analyst(state: LedgerState, analyst: Analyst, now: dt.datetime) -> Step:
+    if analyst.name in state.analysts:
+        raise GatewayValidationError(
+            f"analyst {analyst.name!r} is already registered; pick another name (a revoked name stays taken)"
+        )
+    if any(a.key_id == analyst.key_id for a in state.analysts.values()):
+        raise LedgerConflictError("token key id collision; add the analyst again")
+    if analyst.principal is not None and any(
+        a.principal == analyst.principal and not a.revoked for a in state.analysts.values()
+    ):
+        raise GatewayValidationError(f"principal {analyst.principal} already belongs to another analyst")
+    event = AuditEvent(now, "analyst-added", analyst=analyst.name, reason=analyst.role.value)
+    return state.with_(analysts=[analyst]), [event]
+
+
+def revoke_analyst(state: LedgerState, name: str, now: dt.datetime) -> Step:
+    try:
+        analyst = state.analysts[name]
+    except KeyError:
+        raise GatewayValidationError(f"no analyst {name!r}; list them with: dpgw analysts list") from None
+    if analyst.revoked:
+        return state, []
+    return state.with_(analysts=[replace(analyst, revoked=True)]), [AuditEvent(now, "analyst-revoked", analyst=name)]
+
+
 def check_versions(state: LedgerState, change: Change) -> None:
     """The commit condition every store enforces: each record replaces exactly the version it read."""
     for block in change.blocks:
@@ -351,6 +423,9 @@ def check_versions(state: LedgerState, change: Change) -> None:
     for dataset in change.datasets:
         if dataset.name in state.datasets:
             raise LedgerConflictError(f"data set {dataset.name!r} was registered concurrently")
+    for analyst in change.analysts:
+        stored_analyst = state.analysts.get(analyst.name)
+        _expect(f"analyst {analyst.name}", stored_analyst.version if stored_analyst else 0, analyst.version)
 
 
 def _expect(what: str, stored: int, new: int) -> None:

@@ -8,6 +8,7 @@ rejected so that a typo (``epsilom``) never silently falls back to a default.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from decimal import Decimal
@@ -67,8 +68,8 @@ class BudgetSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _exact(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+        if not isinstance(data, dict) or "epsilon" not in data:
+            return data  # pydantic then names what is missing or unknown (e.g. a zCDP 'rho')
         try:
             budget = Budget.demand(data.get("epsilon"), data.get("delta", 0))
         except GatewayValidationError as exc:
@@ -158,7 +159,9 @@ class QuerySpec(_Strict):
 
     engine: Engine
     dataset: str
-    analyst: str
+    # Who submits: set by the gateway from the caller's credential in team mode (a spec naming someone
+    # else is refused); in embedded mode the spec's value, else the OS user name.
+    analyst: str | None = None
     blocks: BlockSelection
     budget: BudgetSpec
     privacy_unit: PrivacyUnit
@@ -187,8 +190,8 @@ class QuerySpec(_Strict):
 
     @field_validator("analyst")
     @classmethod
-    def _analyst(cls, value: str) -> str:
-        if not value.strip():
+    def _analyst(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("analyst must not be empty")
         return value
 
@@ -241,21 +244,113 @@ def _check_keys(group: GroupBy, kind: ColumnType) -> None:
             )
 
 
+# What each field accepts, in the spec's own words (the README's spec section), by field path; list
+# positions are written ``[]``. Validation messages name the field, what was given and this.
+ACCEPTED: dict[str, str] = {
+    "engine": "tumult or pipelinedp",
+    "dataset": "the name of a registered data set",
+    "analyst": "a non-empty name",
+    "client_id": "1-128 letters, digits, '_', '.', ':' or '-'",
+    "blocks": "{last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD}",
+    "blocks.last": "a whole number >= 1 (the K most recent blocks)",
+    "blocks.from": "a date, YYYY-MM-DD",
+    "blocks.to": "a date, YYYY-MM-DD",
+    "budget": "{epsilon: E} or {epsilon: E, delta: D} (pure or approximate DP; other budget kinds are not supported)",
+    "budget.epsilon": "a finite number > 0",
+    "budget.delta": "a number in [0, 1) (default 0)",
+    "privacy_unit": "row, or {id_column: C, max_rows_per_id: K}",
+    "privacy_unit.id_column": "one column name",
+    "privacy_unit.max_rows_per_id": "a whole number >= 1",
+    "aggregate": "{function: count}, or {function: sum | mean | variance, column: C, low: L, high: H}",
+    "aggregate.function": "count, sum, mean or variance",
+    "aggregate.column": "one column name",
+    "aggregate.low": "a finite number",
+    "aggregate.high": "a finite number",
+    "group_by": "{column: C, keys: [k1, k2, ...]} on one column, with its keys declared",
+    "group_by.column": "one column name (grouping by several columns is not supported)",
+    "group_by.keys": "a non-empty list of distinct keys (strings, integers or booleans)",
+    "group_by.keys[]": "a string, integer or boolean",
+}
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "": QuerySpec,
+    "blocks": BlockSelection,
+    "budget": BudgetSpec,
+    "privacy_unit": PrivacyUnit,
+    "aggregate": Aggregate,
+    "group_by": GroupBy,
+}
+_UNION_TAGS = frozenset({"str", "int", "bool"})  # pydantic tags each member of the GroupKey union
+
+
+def _path(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """The field as written in the spec (``group_by.keys[2]``) and its ``ACCEPTED`` key (``group_by.keys[]``)."""
+    parts = list(loc)
+    if len(parts) >= 2 and isinstance(parts[-2], int) and parts[-1] in _UNION_TAGS:
+        parts.pop()
+    shown, key = "", ""
+    for part in parts:
+        if isinstance(part, int):
+            shown, key = f"{shown}[{part}]", f"{key}[]"
+        else:
+            shown, key = (f"{shown}.{part}" if shown else part), (f"{key}.{part}" if key else part)
+    return shown, key
+
+
+def _given(value: object) -> str:
+    """What the spec gave, short (the analyst's own input; never data)."""
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields(model: type[BaseModel]) -> str:
+    return ", ".join(f.alias or name for name, f in model.model_fields.items())
+
+
+def _problem(err: Any) -> tuple[str, str]:
+    shown, key = _path(tuple(err["loc"]))
+    accepted = ACCEPTED.get(key)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent, _, _ = shown.rpartition(".")
+        model = _SECTIONS.get(parent)
+        known = f"; {parent or 'the spec'} takes {_fields(model)}" if model else ""
+        if parent == "budget":
+            known += " (an (ε, δ) budget: pure or approximate DP; other kinds such as zCDP rho are not supported)"
+        return shown, f"unknown field{known}; check the spelling (the README's query spec lists every field)"
+    if kind == "missing":
+        return shown, f"missing; give {accepted}" if accepted else "missing"
+    if kind == "value_error":  # our own validators: their message says what is wrong and what is accepted
+        message = str(err["ctx"]["error"]) if "ctx" in err else err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
+        if given is None or isinstance(given, dict | list) or _given(given) in message or repr(given) in message:
+            return shown, message
+        return shown, f"{message}; got {_given(given)}"
+    if accepted is None:
+        return shown, f"got {_given(err.get('input'))}: {err['msg'].removeprefix('Value error, ')}"
+    return shown, f"got {_given(err.get('input'))}; expected {accepted}"
+
+
 def parse_spec(data: object) -> QuerySpec:
-    """Validate a decoded spec document, turning every problem into one readable SpecError."""
+    """Validate a decoded spec document, turning every problem into one readable SpecError.
+
+    Each problem names the field, what the spec gave and what the field accepts (``ACCEPTED``), in the
+    spec's own words rather than the validation library's.
+    """
     if not isinstance(data, dict):
-        raise SpecError("a query spec must be a mapping of fields (engine, dataset, budget, ...)")
+        raise SpecError(
+            f"a query spec must be a mapping of fields ({_fields(QuerySpec)}), got {_given(data)}"
+        )
     try:
         return QuerySpec.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: dict[str, str] = {}
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "spec"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown field (check the spelling; see the README for the spec fields)"
-            problems.append(f"{where}: {message}")
-        raise SpecError("invalid query spec:\n  " + "\n  ".join(problems)) from None
+            where, message = _problem(err)
+            problems.setdefault(where, message)  # a union reports once per member: keep the first
+        lines = [f"{where}: {message}" if where else message for where, message in problems.items()]
+        raise SpecError("invalid query spec:\n  " + "\n  ".join(lines)) from None
 
 
 MAX_SPEC_BYTES = 1 << 20  # 1 MiB: a spec is a few hundred bytes; anything near this is not a spec
@@ -313,20 +408,23 @@ class _SpecLoader(yaml.SafeLoader):
 _SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
 
 
+def decode_spec_bytes(data: bytes) -> str:
+    """A spec file's bytes as text: at most ``MAX_SPEC_BYTES``, strictly UTF-8, else a ``SpecError``."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"the spec is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8") from None
+
+
 def load_spec_text(text: str | bytes) -> QuerySpec:
     """Parse a YAML (or JSON, which is YAML) spec document: the one door user specs come in by.
 
     Bytes must be UTF-8 and at most ``MAX_SPEC_BYTES``; every problem is a ``SpecError`` (exit 2).
     """
     if isinstance(text, bytes):
-        if len(text) > MAX_SPEC_BYTES:
-            raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SpecError(
-                f"the spec is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
-            ) from None
+        text = decode_spec_bytes(text)
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
     try:

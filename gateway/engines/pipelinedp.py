@@ -36,7 +36,14 @@ from gateway.core.budget import Budget
 from gateway.core.jobs import GroupValue, JobRequest
 from gateway.core.spec import AggregateFunction, QuerySpec
 from gateway.engines import _prepare
-from gateway.engines.base import EngineAnswer, budget_as_floats, group_keys, spent_to_decimal
+from gateway.engines.base import (
+    EngineAnswer,
+    budget_as_floats,
+    clamp_to_range,
+    fixed_notes,
+    group_keys,
+    spent_to_decimal,
+)
 from gateway.errors import GatewayInternalError
 
 if TYPE_CHECKING:
@@ -49,10 +56,7 @@ _METRICS = {
     AggregateFunction.VARIANCE: pipeline_dp.Metrics.VARIANCE,
 }
 _RANK = "__rank"
-VARIANCE_NOTE = (
-    "PipelineDP's variance is the population variance (it divides by the noisy count, not count - 1) "
-    "and is not clipped, so it can be negative."
-)
+VARIANCE_NOTE = "PipelineDP's variance is the population variance (it divides by the noisy count, not count - 1)."
 
 
 class PipelineDPEngine:
@@ -90,12 +94,9 @@ class PipelineDPEngine:
             if key not in rows:
                 raise GatewayInternalError(f"PipelineDP returned no value for declared key {key!r}")
             value = float(getattr(rows[key], metric))
-            if spec.aggregate.function is AggregateFunction.VARIANCE and value < 0:
-                where = "" if key is None else f" for key {key!r}"
-                notes.append(
-                    f"PipelineDP's DP variance{where} is negative ({value!r}): noise exceeded the spread; "
-                    "reported as returned, not clipped."
-                )
+            agg = spec.aggregate
+            if agg.low is not None and agg.high is not None:
+                value = clamp_to_range(agg.function, agg.low, agg.high, value)
             values.append(GroupValue(key=key, value=value))
         return EngineAnswer(values=values, spent=spent, notes=notes)
 
@@ -152,9 +153,10 @@ def _spent(
 
 def _fixed_notes(spec: QuerySpec, n_keys: int) -> list[str]:
     """Notes that depend only on the spec (never on the data)."""
+    notes = fixed_notes(spec)
     if spec.aggregate.function is not AggregateFunction.VARIANCE:
-        return []
-    notes = [VARIANCE_NOTE]
+        return notes
+    notes.append(VARIANCE_NOTE)
     cap = spec.privacy_unit.max_rows_per_id
     if cap is not None and min(cap, n_keys) > 1:
         notes.append(

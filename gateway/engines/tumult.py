@@ -3,6 +3,12 @@
 Row-level privacy uses ``AddOneRow``; id-level privacy uses ``AddRowsWithID`` plus the truncation
 ``MaxRowsPerID(K)`` that Tumult requires before any aggregate. Group-by keys form a public ``KeySet``.
 The spent budget is what the session's accountant says: starting budget minus remaining budget.
+
+The session always holds a ``PureDPBudget(ε)``, also when the grant has δ > 0: with public keys and the
+default mechanism, Tumult answers count, sum, mean and variance with Laplace or geometric noise, which
+use no δ. Given an ``ApproxDPBudget(ε, δ)`` its accountant still reports all of δ spent (Tumult only
+zeroes δ inside the measurement), so the receipt would charge δ that bought nothing. The receipt says
+δ = 0 and the gateway returns the unspent δ to the blocks.
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ from gateway.core.budget import ZERO, Budget
 from gateway.core.jobs import GroupValue, JobRequest
 from gateway.core.spec import AggregateFunction, GroupKey, QuerySpec
 from gateway.engines import _prepare
-from gateway.engines.base import EngineAnswer, budget_as_floats, group_keys, spent_to_decimal
+from gateway.engines.base import (
+    EngineAnswer,
+    budget_as_floats,
+    clamp_to_range,
+    fixed_notes,
+    group_keys,
+    spent_to_decimal,
+)
 from gateway.errors import GatewayInternalError
 
 if TYPE_CHECKING:
@@ -57,8 +70,8 @@ class TumultEngine:
     def run(self, df: DataFrame, request: JobRequest) -> EngineAnswer:
         spec = request.spec
         granted = request.granted.to_budget()
-        eps, delta = budget_as_floats(granted)
-        budget: PrivacyBudget = PureDPBudget(eps) if granted.delta == 0 else ApproxDPBudget(eps, delta)
+        eps, _ = budget_as_floats(granted)
+        budget: PrivacyBudget = PureDPBudget(eps)  # pure-DP mechanisms only: δ is never used (see above)
         data = _prepare.standardize(df, spec)
         # Tumult has no boolean columns; "true"/"false" strings carry the same keys.
         is_bool_key = spec.group_by is not None and isinstance(
@@ -72,7 +85,13 @@ class TumultEngine:
         )
         rows = session.evaluate(_query(spec, is_bool_key), budget).collect()
         spent = _spent(budget, session.remaining_privacy_budget, granted)
-        return _answer(request, rows, spent, is_bool_key)
+        answer = _answer(request, rows, spent, is_bool_key)
+        if granted.delta > 0:
+            answer.notes.append(
+                f"Tumult answered with pure-DP (Laplace or geometric) noise: the granted delta {granted.delta} "
+                "was not used and is not charged."
+            )
+        return answer
 
 
 def _tumult_key(key: GroupKey, is_bool_key: bool) -> GroupKey:
@@ -128,7 +147,7 @@ def _answer(request: JobRequest, rows: list[Row], spent: Budget, is_bool_key: bo
         values = row.asDict()
         by_key[values.get(_prepare.KEY)] = float(values[_prepare.VALUE])
     out: list[GroupValue] = []
-    notes: list[str] = []
+    notes: list[str] = fixed_notes(spec)
     if spec.aggregate.function is AggregateFunction.VARIANCE:
         notes.append(VARIANCE_NOTE)
     for key in group_keys(request):
@@ -142,5 +161,7 @@ def _answer(request: JobRequest, rows: list[Row], spent: Budget, is_bool_key: bo
                 f"Tumult returned NaN{where}: its noisy row count was too small to define a "
                 f"{spec.aggregate.function.value}; NaN is reported as returned."
             )
+        if spec.aggregate.low is not None and spec.aggregate.high is not None:
+            value = clamp_to_range(spec.aggregate.function, spec.aggregate.low, spec.aggregate.high, value)
         out.append(GroupValue(key=key, value=value))
     return EngineAnswer(values=out, spent=spent, notes=notes)

@@ -72,6 +72,10 @@ class Launcher(Protocol):
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus: ...
 
+    def discard_outcome(self, submission_id: str) -> None:
+        """Delete the job's outcome document: the gateway withheld its result, so nobody may read it."""
+        ...
+
     def find_run(self, submission_id: str) -> str | None:
         """The run id of the job started for this submission, if any, from the launcher's own records.
 

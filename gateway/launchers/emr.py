@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from gateway.core.jobs import JobRequest
+from gateway.core.jobs import JobRequest, request_text, sha256_hex
 from gateway.errors import LaunchError, LaunchOutcomeUnknownError
 from gateway.launchers.aws import LazyClient, Sleep, call, start_run
 from gateway.launchers.base import RunStatus
@@ -44,6 +44,7 @@ def step_definition(settings: AwsSettings, request: JobRequest, request_uri: str
         "--blocks", ",".join(day.isoformat() for day in request.blocks),
         "--epsilon", str(request.granted.epsilon),
         "--delta", str(request.granted.delta),
+        "--request-sha256", sha256_hex(request_text(request)),
     ]
     return {
         "Name": step_name(request.submission_id),
@@ -65,6 +66,10 @@ class EmrStepLauncher:
 
     def output_for(self, submission_id: str) -> str:
         return self.settings.outcome_uri(submission_id)
+
+    def discard_outcome(self, submission_id: str) -> None:
+        """Delete the outcome document (a withheld result must not stay readable)."""
+        self._docs.delete(self.output_for(submission_id))
 
     def launch(self, request: JobRequest, start_by: float = math.inf) -> str:
         request_uri = self.settings.request_uri(request.submission_id)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.core.jobs import JobRequest
+from gateway.core.jobs import JobRequest, request_text, sha256_hex
 from gateway.errors import LaunchError
 from gateway.launchers.aws import LazyClient, Sleep, call, error_code, start_run
 from gateway.launchers.base import RunStatus
@@ -38,6 +38,7 @@ def run_arguments(request: JobRequest, request_uri: str) -> dict[str, str]:
         "--granted_blocks": ",".join(day.isoformat() for day in request.blocks),
         "--granted_epsilon": str(request.granted.epsilon),
         "--granted_delta": str(request.granted.delta),
+        "--request_sha256": sha256_hex(request_text(request)),  # the job refuses any other request document
     }
 
 
@@ -112,6 +113,10 @@ class GlueLauncher:
 
     def output_for(self, submission_id: str) -> str:
         return self.settings.outcome_uri(submission_id)
+
+    def discard_outcome(self, submission_id: str) -> None:
+        """Delete the outcome document (a withheld result must not stay readable)."""
+        self._docs.delete(self.output_for(submission_id))
 
     def ensure_job(self) -> str:
         """Create the job if missing, update it if it differs; returns 'created', 'updated' or 'unchanged'."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.core.jobs import JobOutcome, JobRequest
+from gateway.core.jobs import JobOutcome, JobRequest, request_text, sha256_hex
 from gateway.errors import LaunchError
 from gateway.launchers.base import RunState, RunStatus, check_start_deadline
 
@@ -45,8 +45,10 @@ class LocalSparkLauncher:
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
             request_path = job_dir / "request.json"
-            request_path.write_text(request.model_dump_json(indent=2))
-            Path(request.output).unlink(missing_ok=True)
+            text = request_text(request)
+            request_path.write_text(text, encoding="utf-8")
+            # An outcome or claim already in the job directory is left alone: the job refuses to run
+            # a claimed request, and only the first outcome ever counts (one grant, one answer).
             env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
             check_start_deadline(start_by, f"start the local Spark job of {request.submission_id}")
             run_id = f"local-{uuid.uuid4().hex[:12]}"
@@ -54,7 +56,8 @@ class LocalSparkLauncher:
             with open(job_dir / "job.log", "ab") as log:
                 child = subprocess.Popen(
                     [sys.executable, "-m", "gateway.runtime", "--request", str(request_path),
-                     "--submission-id", request.submission_id],
+                     "--submission-id", request.submission_id, "--request-sha256", sha256_hex(text),
+                     "--output", request.output],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     env=env, start_new_session=True,
                 )
@@ -104,6 +107,10 @@ class LocalSparkLauncher:
         return RunStatus(
             RunState.FAILED, f"{outcome.error.type}: {outcome.error.message}", outcome=outcome, log_uri=log_uri
         )
+
+    def discard_outcome(self, submission_id: str) -> None:
+        """Delete the outcome file (a withheld result must not stay readable)."""
+        Path(self.output_for(submission_id)).unlink(missing_ok=True)
 
     def _outcome(self, submission_id: str) -> JobOutcome | None:
         path = Path(self.output_for(submission_id))

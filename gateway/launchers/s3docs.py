@@ -1,4 +1,4 @@
-"""The launcher's side of the job documents in S3: put the request, read the outcome.
+"""The launcher's side of the job documents in S3: put the request, read (and discard) the outcome.
 
 Layout (see ``AwsSettings``): ``s3://<bucket>/<prefix>/jobs/<submission_id>/request.json`` and
 ``outcome.json`` beside it. The job reads and writes them with ``gateway.runtime.documents``.
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.core.jobs import JobOutcome, JobRequest
+from gateway.core.jobs import JobOutcome, JobRequest, request_text
 from gateway.errors import LaunchError
 from gateway.launchers.aws import LazyClient, Sleep, call, error_code
 from gateway.launchers.settings import split_s3_uri
@@ -27,8 +27,13 @@ class S3Documents:
         bucket, key = split_s3_uri(uri)
         call(
             f"upload the job request to {uri}", self._s3.get().put_object, sleep=self._sleep,
-            Bucket=bucket, Key=key, Body=request.model_dump_json(indent=2).encode(), ContentType="application/json",
+            Bucket=bucket, Key=key, Body=request_text(request).encode(), ContentType="application/json",
         )
+
+    def delete(self, uri: str) -> None:
+        """Delete the object (no error when it is already gone)."""
+        bucket, key = split_s3_uri(uri)
+        call(f"delete {uri}", self._s3.get().delete_object, sleep=self._sleep, Bucket=bucket, Key=key)
 
     def get_text(self, uri: str) -> str | None:
         """The object's text, or None when there is no such key."""

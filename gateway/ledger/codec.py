@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import InvalidOperation
 from typing import Any
 
+from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
@@ -19,7 +20,7 @@ from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayError, LedgerError
 
 FORMAT = 1
-SECTIONS = ("datasets", "blocks", "claims")
+SECTIONS = ("datasets", "blocks", "claims", "analysts")  # "analysts" may be absent: ledgers before team mode
 
 
 def _dumps(value: Any) -> str:
@@ -42,6 +43,7 @@ class EncodedDocument:
                 "datasets": {k: _dumps(d.model_dump(mode="json")) for k, d in state.datasets.items()},
                 "blocks": {k: _dumps(b.to_json()) for k, b in state.blocks.items()},
                 "claims": {k: _dumps(c.to_json()) for k, c in state.claims.items()},
+                "analysts": {k: _dumps(a.to_json()) for k, a in state.analysts.items()},
             },
         )
 
@@ -50,7 +52,7 @@ class EncodedDocument:
         return cls(
             settings=_dumps(document["settings"]),
             commit=int(document["commit"]),
-            records={s: {k: _dumps(v) for k, v in document[s].items()} for s in SECTIONS},
+            records={s: {k: _dumps(v) for k, v in document.get(s, {}).items()} for s in SECTIONS},
             events=_dumps(document.get("events", [])),
         )
 
@@ -59,6 +61,7 @@ class EncodedDocument:
             "datasets": {d.name: _dumps(d.model_dump(mode="json")) for d in change.datasets},
             "blocks": {b.key: _dumps(b.to_json()) for b in change.blocks},
             "claims": {c.id: _dumps(c.to_json()) for c in change.claims},
+            "analysts": {a.name: _dumps(a.to_json()) for a in change.analysts},
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
         events = _dumps([e.to_json() for e in change.events])
@@ -89,7 +92,7 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
         if data.get("format") != FORMAT:
             raise ValueError(f"unsupported ledger format {str(data.get('format'))[:40]!r}")
         for section in SECTIONS:
-            if not isinstance(data.get(section), dict):
+            if not isinstance(data.get(section, {} if section == "analysts" else None), dict):
                 raise ValueError(f"{section!r} must be an object of records")
         if not isinstance(data.get("events", []), list):
             raise ValueError("'events' must be a list")
@@ -98,6 +101,7 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
             datasets={k: _keyed(k, Dataset.model_validate(v), "name") for k, v in data["datasets"].items()},
             blocks={k: _keyed(k, Block.from_json(v).check(), "key") for k, v in data["blocks"].items()},
             claims={k: _keyed(k, Claim.from_json(v), "id") for k, v in data["claims"].items()},
+            analysts={k: _keyed(k, Analyst.from_json(v), "name") for k, v in data.get("analysts", {}).items()},
         )
         return state, EncodedDocument.of_json(data)
     except DECODE_ERRORS as exc:

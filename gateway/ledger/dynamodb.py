@@ -1,7 +1,7 @@
 """A ledger in one DynamoDB table: an item per record, each change one ``TransactWriteItems``.
 
 Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>`` or
-``claim#<id>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
+``claim#<id>``, ``analyst#<name>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
 ``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order). Every
 record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
 (ε and δ) as numbers, and a claim its ``state``.
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim
@@ -139,6 +140,7 @@ class DynamoDBLedgerStore:
         datasets: dict[str, Dataset] = {}
         blocks: dict[str, Block] = {}
         claims: dict[str, Claim] = {}
+        analysts: dict[str, Analyst] = {}
         for item in self._query(LEDGER):
             kind, _, key = item["sk"]["S"].partition("#")
             record = self._decode(kind, item)
@@ -150,11 +152,13 @@ class DynamoDBLedgerStore:
                 blocks[key] = record
             elif kind == "claim":
                 claims[key] = record
+            elif kind == "analyst":
+                analysts[key] = record
         if settings is None:
             raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}")
         self._seen_blocks.update(blocks)
         self._seen_claims.update(claims)
-        return LedgerState(settings=settings, datasets=datasets, blocks=blocks, claims=claims)
+        return LedgerState(settings=settings, datasets=datasets, blocks=blocks, claims=claims, analysts=analysts)
 
     def _decode(self, kind: str, item: dict[str, Any]) -> Any:
         """A record's object, decoded again only when its version moved (decoding dominates a load)."""
@@ -167,6 +171,7 @@ class DynamoDBLedgerStore:
             "dataset": Dataset.model_validate,
             "block": lambda doc: Block.from_json(doc).check(),
             "claim": Claim.from_json,
+            "analyst": Analyst.from_json,
         }
         try:
             record = decoders[kind](json.loads(item["doc"]["S"]))
@@ -248,6 +253,8 @@ class DynamoDBLedgerStore:
             actions.append(self._block_action(block))
         for claim in change.claims:
             actions.append(self._claim_action(claim))
+        for analyst in change.analysts:
+            actions.append(self._analyst_action(analyst))
         if change.events:
             item = {"pk": {"S": AUDIT}, "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
                     "events": {"S": _dumps([e.to_json() for e in change.events])}}
@@ -294,6 +301,15 @@ class DynamoDBLedgerStore:
                     condition += f" AND {name} >= :{name}"
                     values[f":{name}"] = _num(amount)
         return self._replace(item, condition, values)
+
+    def _analyst_action(self, analyst: Analyst) -> dict[str, Any]:
+        item = {
+            "pk": {"S": LEDGER}, "sk": {"S": f"analyst#{analyst.name}"}, "doc": {"S": _dumps(analyst.to_json())},
+            "version": {"N": str(analyst.version)},
+        }
+        if analyst.version == 1:
+            return self._create(item)
+        return self._replace(item, "#v = :prev", {":prev": {"N": str(analyst.version - 1)}})
 
     def _claim_action(self, claim: Claim) -> dict[str, Any]:
         item = {

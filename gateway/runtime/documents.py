@@ -1,8 +1,12 @@
-"""Reads and writes the job's two documents (request, outcome) on a local path or on S3.
+"""Reads and writes the job's documents (request, claim, outcome) on a local path or on S3.
 
-On Glue and EMR the request and the outcome live in S3 next to each other; locally they are files.
-boto3 is imported only for ``s3://`` URIs, so a local job needs no AWS library. Writes are atomic in
-both cases: a local file is replaced in one rename, an S3 object appears whole on ``put_object``.
+On Glue and EMR the documents live in S3 next to each other (``jobs/<submission_id>/``); locally they
+are files. boto3 is imported only for ``s3://`` URIs, so a local job needs no AWS library. Writes are
+atomic in both cases: a local file appears in one rename or link, an S3 object appears whole.
+
+``create_text`` is create-only (S3 ``PutObject`` with ``IfNoneMatch="*"``, locally ``link``, which
+fails when the name exists): the claim and the outcome are written that way, so a second run of one
+request can neither claim it again nor overwrite the first answer.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from gateway.errors import GatewayValidationError
 
 class DocumentNotFoundError(FileNotFoundError):
     """No document at the URI (a missing file or S3 key)."""
+
+
+class DocumentExistsError(FileExistsError):
+    """A create-only write found a document already there (another run wrote it first)."""
 
 
 def _s3() -> Any:
@@ -88,3 +96,47 @@ def write_text(uri: str, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def create_text(uri: str, text: str) -> None:
+    """Write the whole document only if none exists: ``DocumentExistsError`` if one does.
+
+    Locally the text goes to a temporary file that is then hard-linked to the name (``link`` fails if
+    the name exists, atomically, and readers never see a partial document); on S3 a conditional put.
+    """
+    path = _local_path(uri)
+    if path is None:
+        bucket, key = _bucket_key(uri)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            _s3().put_object(
+                Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/json", IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise DocumentExistsError(f"{uri} already exists") from exc
+            raise OSError(f"cannot write {uri}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise OSError(f"cannot write {uri}: {exc}") from exc
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError as exc:
+            raise DocumentExistsError(f"{uri} already exists") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def sibling(uri: str, name: str) -> str:
+    """The URI of the document ``name`` in the same directory (or S3 prefix) as ``uri``."""
+    head, sep, _ = uri.rpartition("/")
+    return f"{head}{sep}{name}" if sep else name

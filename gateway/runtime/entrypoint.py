@@ -1,7 +1,8 @@
 """The job entry point, the same on local Spark, AWS Glue and EMR.
 
-It reads a ``JobRequest``, answers it on exactly the granted blocks with exactly the granted budget,
-and writes one ``JobOutcome`` to ``request.output``. It imports no ledger or launcher code, and
+It reads a ``JobRequest`` (refused unless it hashes to ``--request-sha256``), claims it create-only,
+answers it on exactly the granted blocks with at most the granted budget, and writes one
+``JobOutcome`` to ``request.output``, create-only: one grant, one answer. It imports no ledger or launcher code, and
 boto3 only for ``s3://`` documents (Glue, EMR): the gateway trusts only the outcome document, and the
 in-job accountant is a second line of defence.
 """
@@ -14,19 +15,35 @@ import json
 import os
 import sys
 import traceback
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from gateway.core.jobs import GrantedBudget, JobError, JobOutcome, JobRequest, JobResult
+from gateway.core.jobs import (
+    FailureCategory,
+    GrantedBudget,
+    JobError,
+    JobOutcome,
+    JobRequest,
+    JobResult,
+    sha256_hex,
+)
 from gateway.engines import engine_for
-from gateway.errors import BudgetExceededError, GatewayError, GatewayValidationError
+from gateway.errors import BudgetExceededError, DataNotFoundError, GatewayError, GatewayValidationError
 from gateway.runtime import documents
 from gateway.runtime.reader import read_granted_blocks, spec_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+CLAIM_NAME = "claimed.json"
+
+
+class DataReadError(GatewayError):
+    """The granted blocks could not be read (the cause, which may quote data, stays in the job log)."""
 
 
 def _now() -> dt.datetime:
@@ -39,7 +56,12 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
     spec = request.spec
     spec.check_against(request.dataset)
     engine = engine_for(spec.engine)
-    df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec))
+    try:
+        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec))
+    except DataNotFoundError:
+        raise
+    except Exception as exc:
+        raise DataReadError(f"reading the granted blocks of {request.dataset.name} failed: {exc}") from exc
     answer = engine.run(df, request)
     granted = request.granted.to_budget()
     if not answer.spent.is_non_negative() or not answer.spent.fits_in(granted):
@@ -110,21 +132,38 @@ def build_spark(app_name: str) -> SparkSession:
 
 
 def write_outcome(outcome: JobOutcome, output: str) -> None:
-    """Write the outcome atomically (a local path or ``s3://``): readers see no document or all of it.
+    """Write the outcome create-only (a local path or ``s3://``): readers see no document or all of it.
 
+    ``DocumentExistsError`` when an outcome is already there: the first answer stays the only one.
     NaN values (an engine may return one, with a note) are written as the ``NaN`` token that Python's
     ``json`` and pydantic read back; ``model_dump_json`` would turn them into ``null`` and make the
     outcome unreadable.
     """
-    documents.write_text(output, json.dumps(outcome.model_dump(mode="json"), indent=2))
+    documents.create_text(output, json.dumps(outcome.model_dump(mode="json"), indent=2))
 
 
-def _failed(submission_id: str, exc: BaseException) -> JobOutcome:
-    return JobOutcome(
-        submission_id=submission_id,
-        status="failed",
-        error=JobError(type=type(exc).__name__, message=str(exc)),
-    )
+def claim_request(request: JobRequest, digest: str) -> None:
+    """Create ``claimed.json`` beside the outcome, create-only, before any data is read.
+
+    A second run of the same request finds it and stops (``DocumentExistsError``): one grant, one answer.
+    """
+    claim = {"submission_id": request.submission_id, "request_sha256": digest, "claimed_at": _now().isoformat()}
+    documents.create_text(documents.sibling(request.output, CLAIM_NAME), json.dumps(claim, indent=2))
+
+
+def category_of(exc: BaseException) -> FailureCategory:
+    """The analyst-safe category of a job failure (its message is never shown to the analyst)."""
+    if isinstance(exc, DataReadError | DataNotFoundError):
+        return FailureCategory.DATA
+    if isinstance(exc, BudgetExceededError):
+        return FailureCategory.WITHHELD
+    if isinstance(exc, GatewayValidationError):
+        return FailureCategory.REFUSED
+    return FailureCategory.ENGINE
+
+
+def _failed(submission_id: str, category: FailureCategory, ref: str, detail: str) -> JobOutcome:
+    return JobOutcome(submission_id=submission_id, status="failed", error=JobError.of(category, ref), detail=detail)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -132,6 +171,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--request", required=True, help="path of the JobRequest JSON document")
     parser.add_argument(
         "--submission-id", required=True, help="the request's submission id (shown in the process list)"
+    )
+    parser.add_argument(
+        "--request-sha256", required=True, help="sha256 of the request document; any other document is refused"
     )
     # Optional copies of the grant, as Glue/EMR show them in the run's arguments; when given they must
     # match the request document, or the job refuses to run (the document was changed after launch).
@@ -166,12 +208,26 @@ class _UnusableRequestError(GatewayValidationError):
         self.output = output
 
 
-def _load_request(path: str, submission_id: str) -> JobRequest:
-    """Read the request, checking it is the one named on the command line."""
+def _load_request(path: str, submission_id: str, digest: str, output: str | None) -> JobRequest:
+    """Read the request, checking it is the one the gateway wrote and named on the command line.
+
+    The document must hash to ``--request-sha256``: a request changed after launch is refused.
+    ``output`` (the ``--output`` argument, from the gateway) is where a refusal is reported.
+    """
     try:
-        raw = json.loads(documents.read_text(path))
-    except (OSError, ValueError, GatewayValidationError) as exc:
-        raise _UnusableRequestError(f"cannot read the request at {path}: {exc}") from exc
+        text = documents.read_text(path)
+    except (OSError, GatewayValidationError) as exc:
+        raise _UnusableRequestError(f"cannot read the request at {path}: {exc}", output) from exc
+    found_digest = sha256_hex(text)
+    if found_digest != digest:
+        raise _UnusableRequestError(
+            f"the request at {path} has sha256 {found_digest}, not the launched {digest}; refusing to run it",
+            output,
+        )
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise _UnusableRequestError(f"the request at {path} is not JSON: {exc}", output) from exc
     found = raw.get("submission_id") if isinstance(raw, dict) else None
     if found != submission_id:
         raise _UnusableRequestError(
@@ -180,46 +236,64 @@ def _load_request(path: str, submission_id: str) -> JobRequest:
     try:
         return JobRequest.model_validate(raw)
     except ValidationError as exc:
-        output = raw.get("output")
+        stated = raw.get("output")
         raise _UnusableRequestError(
-            f"the request at {path} is invalid: {exc}", output if isinstance(output, str) else None
+            f"the request at {path} is invalid: {exc}", output or (stated if isinstance(stated, str) else None)
         ) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one job from a request file; 0 when the outcome says succeeded, 1 otherwise.
 
-    A request that is unreadable or names another submission writes no outcome (its ``output`` may
-    be another submission's), only a message on stderr; an invalid request of the right submission
-    is reported to its ``output``. Every later failure, expected or not, is recorded in the outcome
-    file, which is what the gateway reads.
+    Order: check the request (digest, submission id, arguments), claim it (``claimed.json``,
+    create-only), and only then read data. A request that cannot be run is reported to ``--output``
+    when given (else its own ``output`` if the document is the gateway's), as a refusal; a request
+    already claimed by an earlier run stops here and writes nothing. Every later failure, expected or
+    not, is recorded in the outcome as a category only; its full text and traceback go to stderr (the
+    job log) and to the outcome's operator-only ``detail``, under the same reference id.
     """
     args = _parse_args(argv)
+    ref = uuid.uuid4().hex[:12]
     try:
-        request = _load_request(args.request, args.submission_id)
+        request = _load_request(args.request, args.submission_id, args.request_sha256, args.output)
+        _check_arguments(request, args)
     except _UnusableRequestError as exc:
-        print(f"dpgw runtime: {exc}", file=sys.stderr)
+        print(f"dpgw runtime [ref {ref}]: {exc}", file=sys.stderr)
         if exc.output is None:
             return 1
-        error = GatewayValidationError(str(exc))  # recorded under the public error type
-        return _report(_failed(args.submission_id, error), exc.output)
+        return _report(_failed(args.submission_id, FailureCategory.REFUSED, ref, str(exc)), exc.output)
+    except GatewayValidationError as exc:
+        print(f"dpgw runtime [ref {ref}]: {exc}", file=sys.stderr)
+        return _report(_failed(request.submission_id, FailureCategory.REFUSED, ref, str(exc)), request.output)
     try:
-        _check_arguments(request, args)
+        claim_request(request, args.request_sha256)
+    except documents.DocumentExistsError:
+        print(
+            f"dpgw runtime [ref {ref}]: submission {request.submission_id} was already run (its claim exists "
+            "beside the outcome); one grant gets one answer, so this run stops without reading data",
+            file=sys.stderr,
+        )
+        return 1
+    except (OSError, GatewayError) as exc:
+        print(f"dpgw runtime [ref {ref}]: cannot claim the request: {exc}", file=sys.stderr)
+        return 1
+    try:
         spark = build_spark(f"dpgw-{request.submission_id}")
         result = run_job(spark, request)
         outcome = JobOutcome(submission_id=request.submission_id, status="succeeded", result=result)
-    except GatewayError as exc:
-        print(f"dpgw runtime: {type(exc).__name__}: {exc}", file=sys.stderr)
-        outcome = _failed(request.submission_id, exc)
     except Exception as exc:  # noqa: BLE001 - the top level records any failure in the outcome
-        traceback.print_exc(file=sys.stderr)
-        outcome = _failed(request.submission_id, exc)
+        detail = "".join(traceback.format_exception(exc))
+        print(f"dpgw runtime [ref {ref}]: {type(exc).__name__}\n{detail}", file=sys.stderr)
+        outcome = _failed(request.submission_id, category_of(exc), ref, detail)
     return _report(outcome, request.output)
 
 
 def _report(outcome: JobOutcome, output: str) -> int:
     try:
         write_outcome(outcome, output)
+    except documents.DocumentExistsError:
+        print(f"dpgw runtime: an outcome already exists at {output}; it stays the only answer", file=sys.stderr)
+        return 1
     except (OSError, GatewayError) as exc:
         print(f"dpgw runtime: could not write the outcome to {output}: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ basic composition, none for RDP). The ledger keeps exact Decimals.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class ArrayAccounts:
         self.created.append(created)
         return len(self.retired) - 1
 
-    def release(self, block: int, fraction: float, retired: bool) -> bool:
+    def release(self, block: int, fraction: float | Fraction, retired: bool) -> bool:
         """Bring released budget up to ``fraction`` of the capacity; True if anything was unlocked."""
         target = self.capacity[block] * min(float(fraction), 1.0)
         step = np.maximum(target - self.released[block], 0.0)

@@ -72,10 +72,12 @@ def _demands(workload: Workload, options: ReplayOptions) -> list[np.ndarray]:
         if key not in cache:
             if task.curve is not None:
                 cache[key] = np.asarray(task.curve)
-            elif options.rdp:
-                cache[key] = np.asarray(rdp_curves.epsilon_demand(float(task.epsilon), options.alphas))
             else:
-                cache[key] = np.asarray([task.epsilon])
+                assert task.epsilon is not None  # a task has a curve or an epsilon (workloads check it)
+                if options.rdp:
+                    cache[key] = np.array(rdp_curves.epsilon_demand(task.epsilon, options.alphas), dtype=float)
+                else:
+                    cache[key] = np.asarray([task.epsilon])
         out.append(cache[key])
     return out
 
@@ -129,7 +131,8 @@ def replay(
         """Reject ``hopeless`` and every other waiting group that a retired block in ``blocks`` cannot serve."""
         for block in blocks:
             hopeless += [
-                g for g in by_block[block]
+                g
+                for g in by_block[block]
                 if g.members and id(g) not in seen and hopeless_block(g, accounts) is not None
             ]
         for group in hopeless:

@@ -6,6 +6,7 @@ DPF-N with N and DPF-T with T = N x interval unlock at the same average pace (no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def run_sweep(
     return reports
 
 
+def _x(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def plot(reports: Sequence[SimulationReport], axis: str, path: Path, title: str) -> None:
     try:
         import matplotlib
@@ -79,11 +84,12 @@ def plot(reports: Sequence[SimulationReport], axis: str, path: Path, title: str)
             "plotting needs matplotlib; install it with: pip install 'dp-gateway[simulate]'"
         ) from None
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs_all: list[float] = []
     for policy in dict.fromkeys(r.policy for r in reports):
         mine = [r for r in reports if r.policy == policy]
-        xs = [r.n if axis == "n" else r.lifetime or r.n for r in mine]
+        xs = [_x(r.n if axis == "n" else r.lifetime or r.n) for r in mine]
         ax.plot(xs, [r.granted for r in mine], marker="o", label=policy)
-    xs_all = [x for line in ax.get_lines() for x in line.get_xdata() if x and x > 0]
+        xs_all.extend(x for x in xs if x > 0)
     if xs_all and max(xs_all) / min(xs_all) >= 100:
         ax.set_xscale("log")  # N spans orders of magnitude (1 ... 10,000)
     ax.set_xlabel("N (arrivals that unlock a block)" if axis == "n" else "T (seconds)")

@@ -1,4 +1,7 @@
-"""Schema inspection of local Parquet and CSV data sets with pyarrow (footers and headers only).
+"""Schema inspection of local data sets: Parquet footers with pyarrow; CSV is never opened.
+
+A CSV file has no metadata: its types could only be guessed from rows, so CSV data sets are registered
+with a declared schema and ``inspect_columns`` only checks their location (returning no columns).
 
 Hive partition directories whose values are all ISO dates (``day=2026-10-01``) are typed as dates,
 the way Spark's partition inference reads them, so the registered schema matches what jobs see.
@@ -11,11 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 
 from gateway.core.datasets import ColumnType, DataFormat
 from gateway.errors import DataNotFoundError, GatewayValidationError
+from gateway.sources.locate import check_local_dataset
 
 
 def _column_type(kind: pa.DataType) -> ColumnType | None:
@@ -68,23 +71,22 @@ def columns_of(schema: pa.Schema, partitions: dict[str, set[str]], path: str) ->
 
 
 def inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
-    """The column names and types of a data set, read from file metadata."""
-    root = Path(path.removeprefix("file://"))
-    if not root.exists():
-        raise DataNotFoundError(f"no data at {path}; check the path (it must exist when registering)")
+    """The column names and types of a Parquet data set, from its footers; ``{}`` for CSV (declared).
+
+    Either way the path must be a data set of the format (``check_local_dataset``); rows are never read.
+    """
+    root = check_local_dataset(path, fmt)
     if fmt is DataFormat.CSV:
-        first = root if root.is_file() else next(iter(sorted(root.rglob("*.csv"))), None)
-        if first is None:
-            raise DataNotFoundError(f"no .csv files under {path}")
-        with pacsv.open_csv(first) as reader:
-            schema = reader.schema
-        partitions: dict[str, set[str]] = {}
-    else:
-        dataset = pads.dataset(root, format="parquet", partitioning="hive")
-        if not dataset.files:
-            raise DataNotFoundError(f"no Parquet files under {path}")
+        return {}
+    try:
+        dataset = pads.dataset(root, format="parquet", partitioning="hive", exclude_invalid_files=False)
+        files = dataset.files
         schema = dataset.schema
-        partitions = (
-            partition_values(Path(f).relative_to(root).as_posix() for f in dataset.files) if root.is_dir() else {}
-        )
+    except (pa.ArrowException, OSError) as exc:
+        raise GatewayValidationError(
+            f"{path} is not a readable Parquet data set ({type(exc).__name__}); check --path and --format"
+        ) from None
+    if not files:
+        raise DataNotFoundError(f"no Parquet files under {path}")
+    partitions = partition_values(Path(f).relative_to(root).as_posix() for f in files) if root.is_dir() else {}
     return columns_of(schema, partitions, path)

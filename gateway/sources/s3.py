@@ -1,13 +1,13 @@
 """Schema inspection of data sets in S3 (``s3://bucket/prefix``), for jobs that run on Glue or EMR.
 
-Same rules as the local inspector (``gateway.sources.files``): Parquet footers or the CSV header only,
-never rows; hive partition values that are all ISO dates are typed as dates. pyarrow's S3 filesystem
-uses the usual AWS credential chain and honours ``AWS_ENDPOINT_URL``.
+Same rules as the local inspector (``gateway.sources.files``): Parquet footers only, never rows; a CSV
+data set is only located (its schema is declared); hive partition values that are all ISO dates are
+typed as dates. pyarrow's S3 filesystem uses the usual AWS credential chain and honours
+``AWS_ENDPOINT_URL``.
 """
 
 from __future__ import annotations
 
-import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
@@ -30,13 +30,11 @@ def inspect_s3_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
     partitions: dict[str, set[str]] = {}
     try:
         if fmt is DataFormat.CSV:
-            with fs.open_input_stream(files[0]) as stream, pacsv.open_csv(stream) as reader:
-                schema = reader.schema
-        else:
-            schema = pads.dataset(
-                files, filesystem=fs, format="parquet", partitioning="hive", partition_base_dir=root.rstrip("/")
-            ).schema
-            partitions = partition_values(file[len(root.rstrip("/")) + 1 :] for file in files)
+            return {}
+        schema = pads.dataset(
+            files, filesystem=fs, format="parquet", partitioning="hive", partition_base_dir=root.rstrip("/")
+        ).schema
+        partitions = partition_values(file[len(root.rstrip("/")) + 1 :] for file in files)
     except OSError as exc:
         raise DataNotFoundError(f"cannot read the schema of {path}: {exc}") from exc
     return columns_of(schema, partitions, path)

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emr.models import emr_backends
 
+from gateway.core.jobs import request_text, sha256_hex
 from gateway.errors import LaunchError, LaunchRejectedError
 from gateway.launchers.base import RunState
 from gateway.launchers.emr import EmrStepLauncher, step_definition
@@ -59,7 +60,10 @@ def test_a_step_is_added_with_spark_submit_and_the_submission(aws, settings, sle
         "--request", f"{prefix}/jobs/sub-emr/request.json", "--submission-id", "sub-emr",
         "--output", f"{prefix}/jobs/sub-emr/outcome.json",
         "--blocks", "2026-10-02,2026-10-03,2026-10-05", "--epsilon", "0.5", "--delta", "0",
+        "--request-sha256", sha256_hex(request_text(request)),
     ]
+    body = aws["s3"].get_object(Bucket=BUCKET, Key="team/dpgw/jobs/sub-emr/request.json")["Body"].read()
+    assert sha256_hex(body.decode()) == step["Config"]["Args"][-1]  # the digest of what the job will read
     assert launcher.poll(run_id, "sub-emr").state is RunState.RUNNING  # moto: first step RUNNING forever
 
 

@@ -14,6 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.glue.models import glue_backends
 from moto.moto_api import state_manager
 
+from gateway.core.jobs import request_text, sha256_hex
 from gateway.errors import LaunchError, LaunchRejectedError
 from gateway.launchers.base import RunState
 from gateway.launchers.glue import GlueLauncher, job_definition
@@ -66,8 +67,10 @@ def test_the_run_carries_the_submission_and_the_grant(aws, settings, sleeps, mak
         "--granted_blocks": "2026-10-02,2026-10-03,2026-10-05",
         "--granted_epsilon": "0.5",
         "--granted_delta": "0",
+        "--request_sha256": sha256_hex(request_text(request)),
     }
     body = aws["s3"].get_object(Bucket=BUCKET, Key="team/dpgw/jobs/sub-args/request.json")["Body"].read()
+    assert sha256_hex(body.decode()) == args["--request_sha256"]  # the digest of what the job will read
     assert json.loads(body)["submission_id"] == "sub-args"
     assert json.loads(body)["output"] == f"{prefix}/outcome.json"
 

@@ -67,5 +67,5 @@ def test_a_data_set_names_a_known_launcher(tmp_path, monkeypatch, capsys: Any) -
                  "--launcher", "lambda"]) == 2
     assert "unknown launcher 'lambda'" in capsys.readouterr().err
     assert main(["datasets", "add", "d", "--path", str(data), "--time-column", "day", "--format", "csv",
-                 "--launcher", "emr", "--json"]) == 0
+                 "--schema", "day:date,v:double", "--launcher", "emr", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["launcher"] == "emr"

@@ -129,7 +129,8 @@ def check_books(state: core.LedgerState, events: list[core.AuditEvent]) -> None:
     for claim in state.claims.values():
         assert counts[("submitted", claim.id)] == 1
         was_granted = counts[("granted", claim.id)] == 1
-        assert was_granted == (claim.state not in (ClaimState.PENDING, ClaimState.REJECTED)), claim.id
+        never_granted = (ClaimState.PENDING, ClaimState.REJECTED, ClaimState.CANCELLED)
+        assert was_granted == (claim.state not in never_granted), claim.id
 
 
 # --- workers run in child processes (spawned: they import this module by name) ---------------------

@@ -34,6 +34,8 @@ class ScriptedLauncher:
         self.budget_seen_at_launch: list[Budget] = []
         self.start_windows: list[float] = []  # seconds left before each launch's start deadline
         self.gateway: Gateway | None = None
+        self.failure: JobOutcome | None = None  # the outcome a failed run reports, if set
+        self.discarded: list[str] = []
 
     def output_for(self, submission_id):
         return f"mem://{submission_id}"
@@ -52,9 +54,15 @@ class ScriptedLauncher:
     def find_run(self, submission_id):
         return next((f"run-{i + 1}" for i, r in enumerate(self.requests) if r.submission_id == submission_id), None)
 
+    def discard_outcome(self, submission_id):
+        self.discarded.append(submission_id)
+
     def poll(self, run_id, submission_id):
         if submission_id not in self.done:
             return RunStatus(RunState.RUNNING)
+        if self.failure is not None:
+            error = self.failure.error
+            return RunStatus(RunState.FAILED, f"{error.type}: {error.message}", outcome=self.failure, log_uri="log://x")
         request = next(r for r in self.requests if r.submission_id == submission_id)
         spent = request.granted.to_budget()
         spent = Budget(spent.epsilon * self.spend_factor, spent.delta)
@@ -88,7 +96,13 @@ def env():
             raise DataNotFoundError(f"no data at {path}")
         return dict(COLUMNS)
 
-    gw = Gateway(InMemoryLedgerStore(), {"fake": launcher}, inspect=inspect, default_launcher="fake")
+    def locate(dataset, days):
+        if inspected["missing"]:
+            raise DataNotFoundError(f"no partitions at {dataset.path}")
+
+    gw = Gateway(
+        InMemoryLedgerStore(), {"fake": launcher}, inspect=inspect, locate=locate, default_launcher="fake"
+    )
     launcher.gateway = gw
     gw.init(PolicySettings(policy="dpf-n", n=2))
     gw.add_dataset("events", "/data", DataFormat.PARQUET, "day")
@@ -145,6 +159,25 @@ def test_result_spending_more_than_granted_is_withheld(env):
     launcher.done.add(claim.id)
     claim = gw.status(claim.id)
     assert claim.state is ClaimState.FAILED and claim.result is None and "withheld" in claim.reason
+    assert launcher.discarded == [claim.id]  # the outcome document is deleted: nobody can read it later
+    assert "spending" in claim.detail and "spending" not in claim.reason
+
+
+def test_a_failed_job_shows_the_analyst_only_its_category(env):
+    gw, launcher, _ = env
+    claim = gw.submit(spec(0.2))
+    launcher.failure = JobOutcome(
+        submission_id=claim.id, status="failed",
+        error={"type": "engine-failure", "message": "the job failed in the DP engine", "ref": "abc123"},
+        detail="ValueError: could not convert 'alice@example.com' to float",
+    )
+    launcher.done.add(claim.id)
+    claim = gw.status(claim.id)
+    assert claim.state is ClaimState.FAILED
+    assert claim.reason == "the job failed in the DP engine (ref abc123)"
+    assert "alice" in claim.detail and "log://x" in claim.detail
+    assert "alice" not in str([e.to_json() for e in gw.store.audit()])
+    assert gw.state().blocks["events/2026-10-03"].consumed == Budget.demand(0.2)  # failures are charged
 
 
 def test_bad_input_changes_nothing(env):

@@ -15,18 +15,22 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-BlockId = Hashable
+# The block key and the demand type: (str, Budget) in the ledger, (int, float array) in the simulator.
+K = TypeVar("K", bound=Hashable)
+D = TypeVar("D")
+K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
+D_contra = TypeVar("D_contra", contravariant=True)
 Member = tuple[Any, Any]  # (arrival, claim id): a datetime and a str in the ledger, floats and ints in the simulator
 
 
 @dataclass(eq=False)
-class Group:
+class Group(Generic[K, D]):
     """Pending claims with identical blocks, demand and weight, oldest first."""
 
-    blocks: tuple[BlockId, ...]
-    demands: tuple[Any, ...]  # one demand per block, aligned with ``blocks``
+    blocks: tuple[K, ...]
+    demands: tuple[D, ...]  # one demand per block, aligned with ``blocks``
     weight: float = 1.0
     members: deque[Member] = field(default_factory=deque)
     static_key: tuple[Any, ...] | None = None  # a memo for keys that depend on capacities only (DPF)
@@ -36,29 +40,29 @@ class Group:
         return self.members[0]
 
 
-class Accounts(Protocol):
+class Accounts(Protocol[K_contra, D_contra]):
     """Per-block unlocked budget and the admission arithmetic of one accounting mode.
 
     Basic composition: a demand fits a block iff it fits in every dimension. RDP: iff it fits at some
     order alpha (the alpha may differ between blocks); allocation deducts at every alpha either way.
     """
 
-    def shares(self, blocks: Sequence[BlockId], demands: Sequence[Any]) -> tuple[Any, ...]:
+    def shares(self, blocks: Sequence[K_contra], demands: Sequence[D_contra]) -> tuple[Any, ...]:
         """demand/capacity per (block, dimension) with capacity > 0, largest first (the DPF key)."""
         ...
 
-    def fits(self, blocks: Sequence[BlockId], demands: Sequence[Any]) -> bool: ...
+    def fits(self, blocks: Sequence[K_contra], demands: Sequence[D_contra]) -> bool: ...
 
-    def fits_block(self, block: BlockId, demand: Any) -> bool: ...
+    def fits_block(self, block: K_contra, demand: D_contra) -> bool: ...
 
-    def allocate(self, blocks: Sequence[BlockId], demands: Sequence[Any]) -> None: ...
+    def allocate(self, blocks: Sequence[K_contra], demands: Sequence[D_contra]) -> None: ...
 
-    def is_retired(self, block: BlockId) -> bool: ...
+    def is_retired(self, block: K_contra) -> bool: ...
 
-    def available(self, block: BlockId) -> Sequence[float]:
+    def available(self, block: K_contra) -> Sequence[float]:
         """Unlocked budget per dimension as floats (DPack's ordering only; admission stays exact)."""
         ...
 
-    def vector(self, demand: Any) -> Sequence[float]:
+    def vector(self, demand: D_contra) -> Sequence[float]:
         """A demand per dimension as floats, aligned with ``available``."""
         ...

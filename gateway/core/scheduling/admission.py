@@ -10,37 +10,37 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
-from gateway.core.scheduling.accounts import Accounts, Group, Member
+from gateway.core.scheduling.accounts import Accounts, D, Group, K, Member
 from gateway.core.scheduling.block_accounts import BlockAccounts
 from gateway.core.scheduling.policy import Order, Request, SchedulingPolicy
 
-GroupKey = Callable[[Group], tuple[Any, ...]]
+GroupKey = Callable[[Group[K, D]], tuple[Any, ...]]
 
 
 @dataclass
-class GroupPass:
-    admitted: list[tuple[Group, Member]] = field(default_factory=list)
-    hopeless: list[Group] = field(default_factory=list)  # still waiting, and can never be served
+class GroupPass(Generic[K, D]):
+    admitted: list[tuple[Group[K, D], Member]] = field(default_factory=list)
+    hopeless: list[Group[K, D]] = field(default_factory=list)  # still waiting, and can never be served
 
 
 def greedy_pass(
-    groups: Sequence[Group],
-    accounts: Accounts,
-    key: GroupKey,
+    groups: Sequence[Group[K, D]],
+    accounts: Accounts[K, D],
+    key: GroupKey[K, D],
     check_hopeless: bool = True,
     order: Order = "sorted",
-) -> GroupPass:
+) -> GroupPass[K, D]:
     """Try claims in (policy key, arrival) order; admit each whose demand fits on all its blocks.
 
     Admitted members are popped from their group. Unlocked budget only shrinks during a pass, so a group
     whose head does not fit is done for this pass (its other members are identical). ``order="heap_array"``
     walks the heapified list instead (``_heap_array_admit``).
     """
-    out = GroupPass()
+    out: GroupPass[K, D] = GroupPass()
     if order == "heap_array":
         _heap_array_admit(groups, accounts, key, out)
     else:
@@ -60,7 +60,9 @@ def greedy_pass(
     return out
 
 
-def _heap_array_admit(groups: Sequence[Group], accounts: Accounts, key: GroupKey, out: GroupPass) -> None:
+def _heap_array_admit(
+    groups: Sequence[Group[K, D]], accounts: Accounts[K, D], key: GroupKey[K, D], out: GroupPass[K, D]
+) -> None:
     """PrivateKube's simulator order (note Q1): ``heapify`` the per-claim list, built in arrival order, and
     try it in array order rather than popping, so a larger claim may be tried before smaller ones.
 
@@ -88,7 +90,7 @@ def _heap_array_admit(groups: Sequence[Group], accounts: Accounts, key: GroupKey
         groups[i].members = deque(m for m in groups[i].members if m[1] not in claims)
 
 
-def hopeless_block(group: Group, accounts: Accounts) -> Any:
+def hopeless_block(group: Group[K, D], accounts: Accounts[K, D]) -> K | None:
     """A retired block never unlocks more, so a demand it cannot serve now will never be served (note §7)."""
     for block, demand in zip(group.blocks, group.demands, strict=True):
         if accounts.is_retired(block) and not accounts.fits_block(block, demand):
@@ -127,8 +129,8 @@ def hopeless_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]) 
     return None
 
 
-def group_requests(pending: Iterable[Request]) -> list[Group]:
-    groups: dict[tuple[Any, ...], Group] = {}
+def group_requests(pending: Iterable[Request]) -> list[Group[str, Budget]]:
+    groups: dict[tuple[Any, ...], Group[str, Budget]] = {}
     for request in sorted(pending, key=lambda r: (r.submitted_at, r.id)):
         demands = request.demands()
         blocks, amounts = tuple(demands), tuple(demands.values())
@@ -147,8 +149,7 @@ def run_pass(pending: Iterable[Request], blocks: Mapping[str, Block], policy: Sc
     outcome = PassOutcome(admitted=[member[1] for _, member in result.admitted])
     for group in result.hopeless:
         for _, claim_id in group.members:
-            if hasattr(accounts, "forget"):
-                accounts.forget(group.blocks, claim_id)
+            accounts.forget(group.blocks, claim_id)
             reason = hopeless_reason(requests[claim_id].demands(), accounts.blocks)
             outcome.rejected[claim_id] = reason or (
                 "a block it reads has released all its budget and too little is left for the rest of its "

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.scheduling.accounts import Accounts, Group
+from gateway.core.scheduling.accounts import Accounts, D, Group, K
 from gateway.core.scheduling.admission import GroupKey, GroupPass, greedy_pass
 from gateway.core.scheduling.policy import BlockSteps, PolicySettings, register
 from gateway.core.scheduling.unlocking import OverLifetime, UnlockRule
@@ -37,28 +37,27 @@ def _packed_count(items: list[tuple[float, int]], budget: float) -> int:
     return count
 
 
-def relevance(groups: Sequence[Group], accounts: Accounts) -> dict[Hashable, list[float]]:
+def relevance(groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> dict[K, list[float]]:
     """Rel[j][alpha] = 1/available at each block's best alpha (ties kept), 0 elsewhere or where nothing is available."""
-    items: dict[Hashable, list[tuple[Sequence[float], int]]] = defaultdict(list)
+    items: dict[K, list[tuple[Sequence[float], int]]] = defaultdict(list)
     for group in groups:
         for block, demand in zip(group.blocks, group.demands, strict=True):
             items[block].append((accounts.vector(demand), len(group.members)))
-    rel: dict[Hashable, list[float]] = {}
+    rel: dict[K, list[float]] = {}
     for block, queue in items.items():
         available = accounts.available(block)
         values = [
-            _packed_count([(d[a], c) for d, c in queue], avail) if avail > 0 else 0
-            for a, avail in enumerate(available)
+            _packed_count([(d[a], c) for d, c in queue], avail) if avail > 0 else 0 for a, avail in enumerate(available)
         ]
         best = max(values)
         rel[block] = [1 / avail if v == best and avail > 0 else 0.0 for v, avail in zip(values, available, strict=True)]
     return rel
 
 
-def efficiency_key(groups: Sequence[Group], accounts: Accounts) -> GroupKey:
+def efficiency_key(groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupKey[K, D]:
     rel = relevance(groups, accounts)
 
-    def key(group: Group) -> tuple[Any, ...]:
+    def key(group: Group[K, D]) -> tuple[Any, ...]:
         cost = sum(
             sum(d * r for d, r in zip(accounts.vector(demand), rel[block], strict=True))
             for block, demand in zip(group.blocks, group.demands, strict=True)
@@ -81,7 +80,7 @@ class DPackPolicy(BlockSteps):
     def unlock(self) -> UnlockRule:  # type: ignore[override]
         return OverLifetime(self.lifetime, steps=self.steps)
 
-    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+    def admit(self, groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupPass[K, D]:
         return greedy_pass(groups, accounts, efficiency_key(groups, accounts))
 
 

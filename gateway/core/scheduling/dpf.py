@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.scheduling.accounts import Accounts, Group
+from gateway.core.scheduling.accounts import Accounts, D, Group, K
 from gateway.core.scheduling.admission import GroupKey, GroupPass, greedy_pass
 from gateway.core.scheduling.policy import BlockSteps, Order, PolicySettings, register
 from gateway.core.scheduling.unlocking import OverLifetime, PerArrival, UnlockRule
 
 
-def dominant_share_key(accounts: Accounts) -> GroupKey:
-    def key(group: Group) -> tuple[Any, ...]:
+def dominant_share_key(accounts: Accounts[K, D]) -> GroupKey[K, D]:
+    def key(group: Group[K, D]) -> tuple[Any, ...]:
         if group.static_key is None:  # capacities never change, so neither do shares
             shares = accounts.shares(group.blocks, group.demands)
             if group.weight != 1:
@@ -43,7 +43,7 @@ class DpfNPolicy(BlockSteps):
     def unlock(self) -> UnlockRule:  # type: ignore[override]
         return PerArrival(self.n)
 
-    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+    def admit(self, groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupPass[K, D]:
         return greedy_pass(groups, accounts, dominant_share_key(accounts), order=self.order)
 
 
@@ -60,7 +60,7 @@ class DpfTPolicy(BlockSteps):
     def unlock(self) -> UnlockRule:  # type: ignore[override]
         return OverLifetime(self.lifetime)
 
-    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+    def admit(self, groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupPass[K, D]:
         return greedy_pass(groups, accounts, dominant_share_key(accounts), order=self.order)
 
 

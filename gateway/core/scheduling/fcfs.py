@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.scheduling.accounts import Accounts, Group
+from gateway.core.scheduling.accounts import Accounts, D, Group, K
 from gateway.core.scheduling.admission import GroupPass, greedy_pass
 from gateway.core.scheduling.policy import BlockSteps, PolicySettings, register
 from gateway.core.scheduling.unlocking import UnlockRule, Upfront
 
 
-def _arrival_only(group: Group) -> tuple[Any, ...]:
+def _arrival_only(group: Group[Any, Any]) -> tuple[Any, ...]:
     return ()
 
 
@@ -31,7 +31,7 @@ class FcfsPolicy(BlockSteps):
     def unlock(self) -> UnlockRule:  # type: ignore[override]
         return Upfront()
 
-    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
+    def admit(self, groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupPass[K, D]:
         return greedy_pass(groups, accounts, _arrival_only)
 
 

@@ -18,7 +18,7 @@ from gateway.core.scheduling.unlocking import UnlockRule
 from gateway.errors import GatewayValidationError
 
 if TYPE_CHECKING:
-    from gateway.core.scheduling.accounts import Accounts, Group
+    from gateway.core.scheduling.accounts import Accounts, D, Group, K
     from gateway.core.scheduling.admission import GroupPass
 
 
@@ -43,13 +43,22 @@ class SchedulingPolicy(Protocol):
     can tell a hopeless claim. The block steps apply ``unlock`` to the ledger's Decimal blocks.
     """
 
-    name: str
-    unlock: UnlockRule
-    include_delta_in_share: bool
-    batched: bool
-    holds_budget: bool
+    @property
+    def name(self) -> str: ...
 
-    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass: ...
+    @property
+    def unlock(self) -> UnlockRule: ...
+
+    @property
+    def include_delta_in_share(self) -> bool: ...
+
+    @property
+    def batched(self) -> bool: ...
+
+    @property
+    def holds_budget(self) -> bool: ...
+
+    def admit(self, groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupPass[K, D]: ...
 
     def initial_block(self, capacity: Budget) -> tuple[Budget, bool]: ...
 

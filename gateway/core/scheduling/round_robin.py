@@ -10,11 +10,11 @@ Basic composition only (the artifact has no RDP round robin, Q11). Budget is fil
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from gateway.core.scheduling.accounts import Accounts, Group, Member
+from gateway.core.scheduling.accounts import Accounts, D, D_contra, Group, K, K_contra, Member
 from gateway.core.scheduling.admission import GroupPass
 from gateway.core.scheduling.policy import BlockSteps, PolicySettings, register
 from gateway.core.scheduling.unlocking import OverLifetime, PerArrival, UnlockRule
@@ -22,18 +22,19 @@ from gateway.core.scheduling.unlocking import OverLifetime, PerArrival, UnlockRu
 FULL = 1e-12  # below this, a need counts as met (float accounts round)
 
 
-class HoldingAccounts(Accounts, Protocol):
+@runtime_checkable
+class HoldingAccounts(Accounts[K_contra, D_contra], Protocol[K_contra, D_contra]):
     """What round robin needs on top of ``Accounts``: per-(block, claim) accumulators, on epsilon."""
 
-    def residual(self, block: Hashable) -> float: ...
+    def residual(self, block: K_contra) -> float: ...
 
-    def need(self, block: Hashable, claim: Any, demand: Any) -> float: ...
+    def need(self, block: K_contra, claim: Any, demand: D_contra) -> float: ...
 
-    def hold(self, block: Hashable, claim: Any, demand: Any, amount: float) -> None: ...
+    def hold(self, block: K_contra, claim: Any, demand: D_contra, amount: float) -> None: ...
 
-    def complete(self, blocks: Sequence[Hashable], claim: Any) -> None: ...
+    def complete(self, blocks: Sequence[K_contra], claim: Any) -> None: ...
 
-    def forget(self, blocks: Sequence[Hashable], claim: Any) -> None: ...
+    def forget(self, blocks: Sequence[K_contra], claim: Any) -> None: ...
 
 
 def water_fill(residual: float, needs: Sequence[float]) -> list[float]:
@@ -48,8 +49,8 @@ def water_fill(residual: float, needs: Sequence[float]) -> list[float]:
     return given
 
 
-def round_robin_pass(groups: Sequence[Group], accounts: HoldingAccounts) -> GroupPass:
-    waiting: dict[Hashable, list[tuple[Group, Member, Any]]] = {}
+def round_robin_pass(groups: Sequence[Group[K, D]], accounts: HoldingAccounts[K, D]) -> GroupPass[K, D]:
+    waiting: dict[K, list[tuple[Group[K, D], Member, D]]] = {}
     for group in groups:
         for member in group.members:
             for block, demand in zip(group.blocks, group.demands, strict=True):
@@ -62,7 +63,7 @@ def round_robin_pass(groups: Sequence[Group], accounts: HoldingAccounts) -> Grou
         for (_, member, demand), give in zip(claims, water_fill(residual, needs), strict=True):
             if give > 0:
                 accounts.hold(block, member[1], demand, give)
-    out = GroupPass()
+    out: GroupPass[K, D] = GroupPass()
     for group in groups:
         for member in list(group.members):
             needs = [accounts.need(b, member[1], d) for b, d in zip(group.blocks, group.demands, strict=True)]
@@ -89,15 +90,17 @@ class RoundRobinPolicy(BlockSteps):
     holds_budget: bool = True
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         return "rr-n" if self.lifetime is None else "rr-t"
 
     @property
     def unlock(self) -> UnlockRule:  # type: ignore[override]
         return PerArrival(self.n or 1) if self.lifetime is None else OverLifetime(self.lifetime)
 
-    def admit(self, groups: Sequence[Group], accounts: Accounts) -> GroupPass:
-        return round_robin_pass(groups, accounts)  # type: ignore[arg-type]
+    def admit(self, groups: Sequence[Group[K, D]], accounts: Accounts[K, D]) -> GroupPass[K, D]:
+        if not isinstance(accounts, HoldingAccounts):
+            raise TypeError(f"round robin needs accounts with per-claim accumulators, got {type(accounts).__name__}")
+        return round_robin_pass(groups, accounts)
 
 
 @register("rr-n")

@@ -17,7 +17,8 @@ Release = tuple[Fraction | float, bool]  # (cumulative released fraction of the 
 
 
 class UnlockRule(Protocol):
-    time_based: bool
+    @property
+    def time_based(self) -> bool: ...
 
     def initial(self) -> Release: ...
 
@@ -40,7 +41,7 @@ class Upfront:
     def after_arrival(self, arrivals: int) -> Release | None:
         return None
 
-    def at(self, elapsed: float) -> Release | None:
+    def at(self, elapsed: float | Fraction) -> Release | None:
         return None
 
 
@@ -59,7 +60,7 @@ class PerArrival:
             return Fraction(1), True
         return Fraction(arrivals, self.n), False
 
-    def at(self, elapsed: float) -> Release | None:
+    def at(self, elapsed: float | Fraction) -> Release | None:
         return None
 
 

@@ -1,0 +1,41 @@
+"""One definition of a block's budget state, shared by the CLI, the API and the dashboard.
+
+A block is *out of budget* when nothing is left to grant in a dimension it has (ε, or δ when its
+capacity has δ), *nearly exhausted* when less than ``NEARLY_EXHAUSTED`` of a dimension's capacity is
+left, and has *enough* otherwise. "Left" is ``remaining`` = capacity - allocated - consumed (locked +
+unlocked): budget no job holds yet, whether or not the policy has released it. ``retired`` is
+reported beside the state: the policy has released everything it ever will on that block.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from gateway.core.blocks import Block
+
+NEARLY_EXHAUSTED = Decimal("0.10")  # below 10 % of capacity left
+
+
+class BudgetState(StrEnum):
+    ENOUGH = "enough"
+    NEARLY_EXHAUSTED = "nearly exhausted"
+    OUT_OF_BUDGET = "out of budget"
+
+
+def remaining_fraction(block: Block) -> Decimal:
+    """The smallest share of capacity left over the dimensions the block has (ε always, δ if > 0)."""
+    left = block.remaining
+    fractions = [left.epsilon / block.capacity.epsilon]
+    if block.capacity.delta > 0:
+        fractions.append(left.delta / block.capacity.delta)
+    return max(Decimal(0), min(fractions))
+
+
+def block_state(block: Block) -> BudgetState:
+    left = block.remaining
+    if left.epsilon <= 0 or (block.capacity.delta > 0 and left.delta <= 0):
+        return BudgetState.OUT_OF_BUDGET
+    if remaining_fraction(block) < NEARLY_EXHAUSTED:
+        return BudgetState.NEARLY_EXHAUSTED
+    return BudgetState.ENOUGH
