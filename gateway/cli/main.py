@@ -374,7 +374,7 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
         render.print_json(report.__dict__)
     else:
         for key, ids in report.__dict__.items():
-            render.console.print(f"{key:>9}: {', '.join(ids) or '-'}")
+            render.console.print(render.plain(f"{key:>9}: {', '.join(ids) or '-'}"))  # errors quote launchers
 
 
 @app.command()
