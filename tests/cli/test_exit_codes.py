@@ -95,3 +95,33 @@ def test_a_launch_that_never_started_exits_4(capsys, ledger, tmp_path, monkeypat
     assert code == 4 and doc["state"] == "released" and "DPGW_AWS_BUCKET" in doc["reason"]
     code, out, _ = run(capsys, "schedule", "--json")  # nothing wedged
     assert code == 0 and json.loads(out)["errors"] == []
+
+
+class BrokenLauncher:
+    """Breaks after it may have started the job, and cannot list its runs either."""
+
+    name = "local"
+
+    def output_for(self, submission_id: str) -> str:
+        return f"none://{submission_id}"
+
+    def launch(self, request, start_by=float("inf")):
+        raise RuntimeError("[/red] the start broke")
+
+    def find_run(self, submission_id):
+        raise RuntimeError("[/red] the run list broke")
+
+    def poll(self, run_id, submission_id):
+        raise AssertionError("never running")
+
+
+def test_schedule_goes_on_past_a_broken_claim_and_prints_its_error_plainly(capsys, ledger, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "build_launchers", lambda workdir: {"local": BrokenLauncher()})
+    capsys.readouterr()
+    code, _, err = run(capsys, "submit", spec_file(tmp_path, "0.5"))
+    assert code == 70 and "the start broke" in err and "Traceback" not in err  # a launcher bug is a bug
+    for _ in range(2):  # the claim stays reserved (it may have started); every pass still runs
+        code, out, err = run(capsys, "schedule")
+        assert code == 0 and "[/red] the run list broke" in out and "Traceback" not in out + err
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 0 and [c["state"] for c in json.loads(out)] == ["launching"]
