@@ -19,6 +19,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -49,6 +51,7 @@ from gateway.errors import (
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState, RunStatus
 from gateway.ledger.base import LedgerStore
 
+T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
 Inspector = Callable[[str, DataFormat], dict]  # a data set's schema from metadata ({} for CSV: declared)
 Locator = Callable[[Dataset, Sequence[dt.date]], None]  # the granted partitions exist; reads no rows
@@ -272,14 +275,14 @@ class Gateway:
                     report.rejected.append(claim.id)
         for claim in state.claims.values():
             if claim.state is ClaimState.ADMITTED:
-                outcome = self._confined(run, claim, lambda c=claim: self._launch(c, run))
+                outcome = self._confined(run, claim, partial(self._launch, claim, run))
                 if outcome == "launched":
                     report.launched.append(claim.id)
                 elif outcome == "released":
                     report.released.append(claim.id)
         return run
 
-    def _confined(self, run: _Pass, claim: Claim, step: Callable[[], str | None]) -> str | None:
+    def _confined(self, run: _Pass, claim: Claim, step: Callable[[], T]) -> T | None:
         """Run one claim's step so that its failure stays with that claim: noted in the report, pass goes on.
 
         The ledger's own errors concern every claim and a broken invariant (``GatewayInternalError``)
@@ -305,7 +308,7 @@ class Gateway:
         now = self.clock()
         for claim in self.store.load().claims.values():
             if claim.state is ClaimState.LAUNCHING:
-                self._confined(run, claim, lambda c=claim: self._recover_launch(c, now, run.report))
+                self._confined(run, claim, partial(self._recover_launch, claim, now, run.report))
 
     def _launcher_of(self, claim: Claim) -> Launcher:
         name = claim.launcher or self.default_launcher
@@ -407,7 +410,7 @@ class Gateway:
             if run is None:
                 done = self._record_outcome(claim)
             else:
-                done = bool(self._confined(run, claim, lambda c=claim: "yes" if self._record_outcome(c) else ""))
+                done = bool(self._confined(run, claim, partial(self._record_outcome, claim)))
             if done:
                 finished.append(claim.id)
         return finished

@@ -21,7 +21,7 @@ from rich.text import Text
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer on click
-    from click.exceptions import ClickException
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 from gateway.cli import audit, plot, render
 from gateway.cli.analysts import analysts_app

@@ -370,7 +370,7 @@ class _SpecLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             raise SpecError("the spec uses a YAML alias (*name); write the value out instead")
         if self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
@@ -378,15 +378,15 @@ class _SpecLoader(yaml.SafeLoader):
             if self._depth > MAX_SPEC_DEPTH:
                 raise SpecError(f"the spec nests deeper than {MAX_SPEC_DEPTH} levels; a query spec needs three")
             try:
-                return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+                return super().compose_node(parent, index)
             finally:
                 self._depth -= 1
-        return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             try:
                 duplicate = key in seen
             except TypeError:
@@ -396,13 +396,13 @@ class _SpecLoader(yaml.SafeLoader):
                     f"the spec gives {str(key)[:80]!r} twice (line {key_node.start_mark.line + 1}); keep one"
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-untyped-call]
+        return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         try:
-            return super().construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+            return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError):
-            return self.construct_scalar(node)  # type: ignore[no-untyped-call]
+            return self.construct_scalar(node)
 
 
 _SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
