@@ -21,7 +21,7 @@ from tests.infra.templates import INFRA, load, resolve
 
 ROOT = INFRA.parent
 REGION = "us-east-1"
-TEMPLATES = ["dpgw-core.yaml", "dpgw-emr.yaml"]
+TEMPLATES = ["dpgw-core.yaml", "dpgw-emr.yaml", "dpgw-api.yaml"]
 
 
 @pytest.fixture
@@ -65,8 +65,9 @@ def test_the_core_stack_deploys_into_moto(cloud: dict[str, Any]) -> None:
     trust = cloud["iam"].get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "glue.amazonaws.com"}
     assert cloud["iam"].list_role_policies(RoleName=role)["PolicyNames"] == ["glue-logs-and-metrics"]
-    operator = cloud["iam"].get_policy(PolicyArn=outputs["GatewayOperatorPolicyArn"])["Policy"]
-    assert operator["AttachmentCount"] == 0  # for the operator to attach
+    exports = {e["Name"]: e["Value"] for e in cloud["cloudformation"].list_exports()["Exports"]}
+    assert exports["dpgw-core-BucketName"] == "team-dp-data" and exports["dpgw-core-Prefix"] == "dp"
+    assert exports["dpgw-core-GlueJobRoleArn"] == outputs["GlueJobRoleArn"]
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # the two types moto skips, checked above
@@ -84,6 +85,8 @@ def test_the_emr_stack_deploys_into_moto(cloud: dict[str, Any]) -> None:
     assert cluster["Ec2InstanceAttributes"]["Ec2SubnetId"] == subnet
     assert cluster["Ec2InstanceAttributes"]["IamInstanceProfile"] == core["EmrInstanceProfileName"]
     assert cluster["ServiceRole"] == core["EmrServiceRoleName"]
+    # AmazonEMRServicePolicy_v2 acts only on clusters (and subnets, security groups) carrying this tag.
+    assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in cluster["Tags"]
     # moto's CloudFormation drops applications, bootstrap actions and configurations: read the template.
     spec = resolve(load("dpgw-emr.yaml")["Resources"]["Cluster"]["Properties"],
                    {"BucketName": "b", "Prefix": "dp", "GatewayVersion": "0.1.0"} | {
@@ -141,7 +144,7 @@ def test_roles_are_least_privilege() -> None:
                 assert "DataBucket.Arn}/${Prefix}/" in text, statement
             if resource == "*":  # only actions that cannot be scoped to a resource
                 assert set(actions) <= {"cloudwatch:PutMetricData", "elasticmapreduce:RunJobFlow",
-                                        "elasticmapreduce:ListClusters"}, statement
+                                        "elasticmapreduce:ListClusters", "elasticmapreduce:AddTags"}, statement
 
 
 def test_the_bucket_policy_refuses_plain_http() -> None:
