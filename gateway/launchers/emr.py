@@ -26,6 +26,10 @@ from gateway.launchers.states import EMR_STEP_STATES, classify
 
 STEP_PREFIX = "dpgw:"
 CLUSTER_PREFIX = "dpgw-"
+# AmazonEMRServicePolicy_v2 lets EMR act only on clusters (and subnets, security groups) with this tag.
+MANAGED_POLICY_TAG = {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"}
+# Which gateway a transient cluster belongs to: infra/dpgw-api.yaml scopes the gateway's step actions by it.
+GATEWAY_TAG_KEY = "dpgw-gateway"
 
 
 def step_name(submission_id: str) -> str:
@@ -123,7 +127,11 @@ class EmrStepLauncher:
             "ServiceRole": emr.service_role,
             "VisibleToAllUsers": True,
             "AutoTerminationPolicy": {"IdleTimeout": emr.idle_timeout_seconds},
-            "Tags": [{"Key": "dpgw:submission", "Value": request.submission_id}],
+            "Tags": [
+                MANAGED_POLICY_TAG,
+                {"Key": GATEWAY_TAG_KEY, "Value": f"{self.settings.bucket}/{self.settings.prefix}"},
+                {"Key": "dpgw:submission", "Value": request.submission_id},
+            ],
         }
 
     def _launch_transient(self, request: JobRequest, request_uri: str, start_by: float) -> str:

@@ -59,8 +59,11 @@ def test_the_analyst_policy_allows_only_calling_the_api(statements: dict[str, li
 
 def test_only_the_job_roles_read_the_data(statements: dict[str, list[dict[str, Any]]]) -> None:
     assert _grants(statements, "s3:GetObject", "/data/") == {"JobDataPolicy"}
-    attached = {name for name, r in load("dpgw-core.yaml")["Resources"].items()
-                if {"Ref": "JobDataPolicy"} in r.get("Properties", {}).get("ManagedPolicyArns", [])}
+    attached = {
+        name
+        for name, r in load("dpgw-core.yaml")["Resources"].items()
+        if {"Ref": "JobDataPolicy"} in r.get("Properties", {}).get("ManagedPolicyArns", [])
+    }
     assert attached == {"GlueJobRole", "EmrInstanceRole"}
     api = load("dpgw-api.yaml")["Resources"]
     assert not any("ManagedPolicyArns" in r.get("Properties", {}) for r in api.values())
@@ -91,9 +94,21 @@ def _dynamodb_actions_the_store_calls() -> set[str]:
     transact = set(re.findall(r'"(Put|Update|Delete|ConditionCheck)": \{', source))
     assert "transact_write_items" in calls
     calls.discard("transact_write_items")  # authorized per contained action
-    iam = {"put_item": "PutItem", "query": "Query", "get_item": "GetItem", "update_item": "UpdateItem",
-           "delete_item": "DeleteItem", "batch_get_item": "BatchGetItem", "scan": "Scan"}
-    per_action = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+    iam = {
+        "put_item": "PutItem",
+        "query": "Query",
+        "get_item": "GetItem",
+        "update_item": "UpdateItem",
+        "delete_item": "DeleteItem",
+        "batch_get_item": "BatchGetItem",
+        "scan": "Scan",
+    }
+    per_action = {
+        "Put": "PutItem",
+        "Update": "UpdateItem",
+        "Delete": "DeleteItem",
+        "ConditionCheck": "ConditionCheckItem",
+    }
     assert calls <= set(iam), f"map the store's new DynamoDB calls to IAM actions: {calls - set(iam)}"
     return {f"dynamodb:{iam[c]}" for c in calls} | {f"dynamodb:{per_action[t]}" for t in transact}
 
@@ -108,24 +123,37 @@ def test_the_gateway_function_has_exactly_what_it_calls(statements: dict[str, li
     }
     for sid, (actions, key) in documents.items():
         assert set(as_list(role[sid]["Action"])) == actions and f'/{key}"' in _text(role[sid]), sid
-    s3_objects = [s for s in role.values() if any(a.startswith("s3:") and a != "s3:ListBucket"
-                                                  for a in as_list(s["Action"]))]
+    s3_objects = [
+        s for s in role.values() if any(a.startswith("s3:") and a != "s3:ListBucket" for a in as_list(s["Action"]))
+    ]
     assert all("/jobs/" in _text(s) or "software_settings.json" in _text(s) for s in s3_objects)
     assert "GatewayFunctionRole" not in _grants(statements, "s3:GetObject", "/data/")
     assert set(as_list(role["GlueJobRuns"]["Action"])) == {
-        "glue:GetJob", "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"}
+        "glue:GetJob",
+        "glue:StartJobRun",
+        "glue:GetJobRun",
+        "glue:GetJobRuns",
+        "glue:BatchStopJobRun",
+    }
     assert "job/${Job}" in _text(role["GlueJobRuns"])
     assert set(as_list(role["EmrSteps"]["Action"])) == {
-        "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep", "elasticmapreduce:ListSteps",
-        "elasticmapreduce:CancelSteps"}
+        "elasticmapreduce:AddJobFlowSteps",
+        "elasticmapreduce:DescribeStep",
+        "elasticmapreduce:ListSteps",
+        "elasticmapreduce:CancelSteps",
+    }
     assert "cluster/${EmrClusterId}" in _text(role["EmrSteps"])
     # Transient clusters only when enabled, and then only the gateway's own (by tag).
     template = load("dpgw-api.yaml")
     raw = template["Resources"]["GatewayFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     conditional = {s["Fn::If"][1]["Sid"]: s["Fn::If"][0] for s in raw if "Fn::If" in s}
-    assert conditional == {"EmrSteps": "HasCluster", "EmrTransientClusterSteps": "TransientClusters",
-                           "EmrTransientClusterStart": "TransientClusters", "ReadClusterSettings": "TransientClusters",
-                           "PassEmrRoles": "TransientClusters"}
+    assert conditional == {
+        "EmrSteps": "HasCluster",
+        "EmrTransientClusterSteps": "TransientClusters",
+        "EmrTransientClusterStart": "TransientClusters",
+        "ReadClusterSettings": "TransientClusters",
+        "PassEmrRoles": "TransientClusters",
+    }
     assert "elasticmapreduce:ResourceTag/dpgw-gateway" in json.dumps(role["EmrTransientClusterSteps"]["Condition"])
 
 
@@ -136,8 +164,11 @@ def test_every_pass_role_names_its_service(statements: dict[str, list[dict[str, 
         assert as_list(s["Action"]) == ["iam:PassRole"], name
         assert set(s["Condition"]["StringEquals"]) == {"iam:PassedToService"}, name
         assert "*" not in _text(s), name
-    gateway = {json.dumps(s["Resource"]): s["Condition"]["StringEquals"]["iam:PassedToService"]
-               for name, s in passing if name == "GatewayFunctionRole"}
+    gateway = {
+        json.dumps(s["Resource"]): s["Condition"]["StringEquals"]["iam:PassedToService"]
+        for name, s in passing
+        if name == "GatewayFunctionRole"
+    }
     assert gateway['{"Fn::ImportValue": {"Fn::Sub": "${CoreStackName}-GlueJobRoleArn"}}'] == "glue.amazonaws.com"
 
 
@@ -158,7 +189,9 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def _deploy(cfn: Any, name: str, template: str, parameters: dict[str, str]) -> dict[str, str]:
     cfn.create_stack(
-        StackName=name, TemplateBody=(INFRA / template).read_text(), Capabilities=["CAPABILITY_IAM"],
+        StackName=name,
+        TemplateBody=(INFRA / template).read_text(),
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
     )
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
@@ -177,7 +210,11 @@ def test_the_api_stack_deploys_into_moto(cloud: dict[str, Any], tmp_path: Path) 
     assert function["Runtime"] == "python3.12" and function["Architectures"] == ["x86_64"]
     env = function["Environment"]["Variables"]
     assert env["DPGW_LEDGER"] == "dynamodb://dpgw-ledger"
-    assert (env["DPGW_AWS_BUCKET"], env["DPGW_AWS_PREFIX"], env["DPGW_GLUE_JOB_NAME"]) == ("team-dp-data", "dp", "dpgw-query")
+    assert (env["DPGW_AWS_BUCKET"], env["DPGW_AWS_PREFIX"], env["DPGW_GLUE_JOB_NAME"]) == (
+        "team-dp-data",
+        "dp",
+        "dpgw-query",
+    )
     assert env["DPGW_EMR_CLUSTER_ID"] == "j-2AXXXXXXGAPLF" and "DPGW_EMR_JOB_FLOW_ROLE" not in env
     assert function["Role"] == outputs["GatewayFunctionRoleArn"]
 
@@ -194,7 +231,10 @@ def test_the_api_stack_deploys_into_moto(cloud: dict[str, Any], tmp_path: Path) 
     rules = {r["Name"].split("-")[2]: r for r in cloud["events"].list_rules()["Rules"]}
     assert rules["SchedulePass"]["ScheduleExpression"] == "rate(1 minute)"
     assert json.loads(rules["GlueRunChanged"]["EventPattern"]) == {
-        "source": ["aws.glue"], "detail-type": ["Glue Job State Change"], "detail": {"jobName": ["dpgw-query"]}}
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": ["dpgw-query"]},
+    }
     assert json.loads(rules["EmrStepChanged"]["EventPattern"])["detail-type"] == ["EMR Step Status Change"]
     for rule in rules.values():
         targets = cloud["events"].list_targets_by_rule(Rule=rule["Name"])["Targets"]
