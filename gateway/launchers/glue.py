@@ -17,9 +17,10 @@ from gateway.core.jobs import JobRequest
 from gateway.errors import LaunchError
 from gateway.launchers.aws import LazyClient, Sleep, call, error_code, start_run
 from gateway.launchers.base import RunStatus
+from gateway.launchers.glue_modules import GLUE_5_MODULES, GLUE_INSTALLER_OPTION
 from gateway.launchers.outcomes import run_status
 from gateway.launchers.s3docs import S3Documents
-from gateway.launchers.settings import DP_LIBRARIES, AwsSettings
+from gateway.launchers.settings import AwsSettings
 from gateway.launchers.states import GLUE_JOB_RUN_STATES, classify
 
 SUBMISSION_ARG = "--submission_id"
@@ -48,7 +49,8 @@ def job_definition(settings: AwsSettings) -> dict[str, Any]:
         raise LaunchError(
             "no Glue role configured: set DPGW_GLUE_ROLE_ARN (the GlueJobRoleArn output of the infra stack)"
         )
-    modules = [*DP_LIBRARIES, settings.artifact_uri(settings.wheel_name)]
+    # Exact pins resolved against Glue 5.0's own packages, installed with --no-deps (see glue_modules).
+    modules = [*GLUE_5_MODULES, settings.artifact_uri(settings.wheel_name)]
     return {
         "Description": "dp-gateway DP query job; managed by dpgw, edits are overwritten",
         "Role": glue.role_arn,
@@ -60,7 +62,8 @@ def job_definition(settings: AwsSettings) -> dict[str, Any]:
         "DefaultArguments": {
             "--job-language": "python",
             "--additional-python-modules": ",".join(modules),
-            "--conf": f"spark.sql.warehouse.dir={settings.warehouse_uri}",
+            "--python-modules-installer-option": GLUE_INSTALLER_OPTION,
+            "--warehouse_dir": settings.warehouse_uri,  # set in the SparkConf by dp_query_job.py
             "--TempDir": settings.uri("tmp", "glue") + "/",
             "--enable-continuous-cloudwatch-log": "true",
             "--enable-metrics": "true",
