@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def test_the_lambda_bundle_is_the_wheel_and_its_dependencies_for_lambdas_platfor
     pip = _fake_pip({"gateway/api/aws_lambda.py": "handler = None", "boto3/__init__.py": "", "fastapi/__init__.py": ""})
     bundle = build_lambda_zip(wheel, tmp_path, run=pip)
     (cmd,) = pip.calls
-    flags = dict(zip(cmd, cmd[1:], strict=False))
+    flags = dict(itertools.pairwise(cmd))
     assert (flags["--platform"], flags["--python-version"], flags["--implementation"]) == (
         "manylinux2014_x86_64", "3.12", "cp")  # fmt: skip
     assert "--only-binary=:all:" in cmd and f"{wheel}[aws]" in cmd
