@@ -177,12 +177,41 @@ class GlueLauncher:
         return run_status(
             state, service_state, outcome,
             service_message=run.get("ErrorMessage"), outcome_uri=outcome_uri, log_uri=log_uri,
+            operator_detail=self.operator_detail(run) if state.is_terminal else None,
         )
 
     def log_location(self, run: Mapping[str, Any]) -> str:
         """The CloudWatch stream of the run's driver errors: ``aws logs tail <group> --log-stream-names <id>``."""
         group = run.get("LogGroupName") or DEFAULT_LOG_GROUP
         return f"cloudwatch:{group}/error/{run['Id']}"
+
+    def operator_detail(self, run: Mapping[str, Any]) -> str:
+        """Glue's account of the run and where its driver's errors are (operator only: may quote the job)."""
+        group = run.get("LogGroupName") or DEFAULT_LOG_GROUP
+        message = run.get("ErrorMessage") or "no error message"
+        return (
+            f"Glue run {run['Id']} of job {self.settings.glue.job_name} ended {run.get('JobRunState', 'UNKNOWN')}: "
+            f"{message}; driver errors: aws logs tail {group}/error --log-stream-names {run['Id']}"
+        )
+
+    def cancel(self, run_id: str, submission_id: str) -> None:
+        """``BatchStopJobRun`` of the one run; a run that already ended is left as it is."""
+        name = self.settings.glue.job_name
+        response = call(
+            f"stop run {run_id} of Glue job {name}", self._glue.get().batch_stop_job_run, sleep=self._sleep,
+            JobName=name, JobRunIds=[run_id],
+        )
+        errors = response.get("Errors") or []
+        if not errors:
+            return
+        state = classify(GLUE_JOB_RUN_STATES, str(self._run(run_id).get("JobRunState", "UNKNOWN")))
+        if state.is_terminal:
+            return  # Glue refuses to stop a finished run: nothing to cancel
+        detail = errors[0].get("ErrorDetail", {})
+        raise LaunchError(
+            f"Glue did not stop run {run_id} of job {name} ({detail.get('ErrorCode')}: {detail.get('ErrorMessage')}); "
+            "try again, or stop it in the Glue console"
+        )
 
     def find_run(self, submission_id: str) -> str | None:
         """The newest run of the job whose arguments carry this submission id, if any."""
