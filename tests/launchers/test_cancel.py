@@ -62,7 +62,7 @@ def test_glue_cancel_of_a_finished_run_is_a_no_op_and_a_refused_stop_raises(sett
         launcher.cancel("jr_1", "sub-1")  # already over: nothing to do
         stub.add_response("batch_stop_job_run", _glue_refusal())
         stub.add_response("get_job_run", {"JobRun": {"Id": "jr_1", "JobRunState": "RUNNING"}}, RUN)
-        with pytest.raises(LaunchError, match="did not stop run jr_1.*InvalidInputException"):
+        with pytest.raises(LaunchError, match=r"did not stop run jr_1.*InvalidInputException"):
             launcher.cancel("jr_1", "sub-1")
 
 
@@ -115,7 +115,7 @@ def test_emr_cancel_of_an_ended_step_is_a_no_op_and_a_refusal_raises(settings, s
         launcher.cancel("j-1/s-1", "sub-1")
         stub.add_response("cancel_steps", refused)
         stub.add_response("describe_step", {"Step": {"Id": "s-1", "Status": {"State": "RUNNING"}}}, STEP)
-        with pytest.raises(LaunchError, match="did not cancel step s-1.*not cancellable.*aws emr cancel-steps"):
+        with pytest.raises(LaunchError, match=r"did not cancel step s-1.*not cancellable.*aws emr cancel-steps"):
             launcher.cancel("j-1/s-1", "sub-1")
 
 
