@@ -8,6 +8,7 @@ so who-may-do-what is asserted here by reading the policy documents.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -245,3 +246,27 @@ def test_the_api_stack_deploys_into_moto(cloud: dict[str, Any], tmp_path: Path) 
     granted = {s["Action"] for s in document["PolicyVersion"]["Document"]["Statement"]}
     assert granted == {"execute-api:Invoke"}
     assert f":{api}/api/*" in json.dumps(document["PolicyVersion"]["Document"])
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")
+def test_transient_clusters_are_granted_only_when_enabled(cloud: dict[str, Any]) -> None:
+    _deploy(cloud["cloudformation"], "dpgw-core", "dpgw-core.yaml", {"BucketName": "team-dp-data", "Prefix": "dp"})
+    cloud["s3"].put_object(Bucket="team-dp-data", Key="dp/artifacts/0.1.0/lambda.zip", Body=b"PK\x05\x06" + bytes(18))
+    for name, enabled in (("dpgw-steps", "false"), ("dpgw-transient", "true")):
+        outputs = _deploy(
+            cloud["cloudformation"], name, "dpgw-api.yaml",
+            {"EnableTransientClusters": enabled, "TransientSubnetId": "subnet-0abc"},
+        )  # fmt: skip
+        role = outputs["GatewayFunctionRoleArn"].rsplit("/", 1)[1]
+        document = cloud["iam"].get_role_policy(RoleName=role, PolicyName="dpgw-gateway")["PolicyDocument"]
+        if isinstance(document, str):  # moto's CloudFormation keeps an inline policy as the dict's repr
+            document = ast.literal_eval(document)
+        sids = {s["Sid"] for s in document["Statement"] if s}  # moto leaves AWS::NoValue as None
+        env = cloud["lambda"].get_function(FunctionName=outputs["GatewayFunctionName"])["Configuration"]
+        variables = env["Environment"]["Variables"]
+        if enabled == "true":
+            assert {"EmrTransientClusterStart", "PassEmrRoles", "EmrTransientClusterSteps"} <= sids
+            assert variables["DPGW_EMR_SUBNET_ID"] == "subnet-0abc" and "DPGW_EMR_JOB_FLOW_ROLE" in variables
+        else:
+            assert not {s for s in sids if s.startswith(("EmrTransient", "PassEmr", "EmrSteps"))}
+            assert not {v for v in variables if v.startswith("DPGW_EMR_")} - {"DPGW_EMR_SUBNET_ID"}
