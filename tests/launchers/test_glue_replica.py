@@ -133,8 +133,11 @@ def test_the_previous_job_definition_would_rewrite_glue(glue_base: Path, tmp_pat
          "--report", report, *PREVIOUS_MODULES, wheel)  # fmt: skip
     plan = json.loads(report.read_text())["install"]
     planned = {canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in plan}
-    sources = [i["download_info"]["url"].rsplit("/", 1)[-1] for i in plan
-               if not i["download_info"]["url"].endswith(".whl") and not i["download_info"]["url"].startswith("file:")]
+    sources = [
+        i["download_info"]["url"].rsplit("/", 1)[-1]
+        for i in plan
+        if not i["download_info"]["url"].endswith(".whl") and not i["download_info"]["url"].startswith("file:")
+    ]
     glue = glue_pins()
     changed = {n: (glue[n], v) for n, v in planned.items() if n in glue and v != glue[n]}
     violations = _violations(changed, set(planned), sources)
