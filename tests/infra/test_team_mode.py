@@ -18,7 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.infra.templates import INFRA, as_list, load, policies
+from gateway.launchers.glue import job_definition
+from gateway.launchers.settings import load_settings
+from tests.infra.templates import INFRA, as_list, load, policies, resolve
 
 ROOT = INFRA.parent
 REGION = "us-east-1"
@@ -218,6 +220,14 @@ def test_the_api_stack_deploys_into_moto(cloud: dict[str, Any], tmp_path: Path) 
     )
     assert env["DPGW_EMR_CLUSTER_ID"] == "j-2AXXXXXXGAPLF" and "DPGW_EMR_JOB_FLOW_ROLE" not in env
     assert function["Role"] == outputs["GatewayFunctionRoleArn"]
+    # The function's launcher settings describe the core stack's Glue job exactly, so it never needs to
+    # (and may not) update the job.
+    settings = load_settings(environ={k: str(v) for k, v in env.items()})
+    refs = {"DataBucket": "team-dp-data", "Prefix": "dp", "GatewayVersion": "0.1.0", "GlueJobName": "dpgw-query",
+            "GlueJobRole.Arn": env["DPGW_GLUE_ROLE_ARN"], "GlueWorkerType": "G.1X", "GlueNumberOfWorkers": 2,
+            "GlueTimeoutMinutes": 60, "GlueMaxConcurrentRuns": 10}  # fmt: skip
+    job = resolve(load("dpgw-core.yaml")["Resources"]["GlueJob"]["Properties"], refs)
+    assert {k: v for k, v in job.items() if k != "Name"} == job_definition(settings)
 
     api = outputs["ApiId"]
     methods = {r["path"]: r["resourceMethods"] for r in cloud["apigateway"].get_resources(restApiId=api)["items"]}
