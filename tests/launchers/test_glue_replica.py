@@ -35,13 +35,15 @@ PREVIOUS_MODULES = ("tmlt.analytics==0.21.0", "pipeline-dp==0.3.1")  # the job d
 
 PROBE = """
 import importlib.metadata as md, json, sys
-import gateway.runtime.entrypoint, tmlt.analytics, pipeline_dp, pkg_resources, pyspark
+import gateway.runtime.entrypoint, tmlt.analytics, pipeline_dp, pkg_resources, pyspark, botocore.session
+put = botocore.session.get_session().get_service_model("s3").operation_model("PutObject").input_shape.members
 versions = {}
 for d in md.distributions():  # in sys.path order: the first one found is the one imported
     versions.setdefault(d.metadata["Name"], d.version)
 print(json.dumps({
     "versions": versions,
     "pyspark_file": pyspark.__file__,
+    "put_object_if_none_match": "IfNoneMatch" in put,
 }))
 """
 
@@ -123,6 +125,9 @@ def test_the_job_imports_on_glue_and_glue_keeps_its_packages(glue_base: Path, tm
     assert changed == CHANGED_GLUE_PACKAGES  # exactly pandas, pyarrow and setuptools move
     assert "spark-python" in probe["pyspark_file"]  # Spark's own pyspark, not pip's
     assert versions["tmlt-analytics"] == "0.21.0" and versions["pipeline-dp"] == "0.3.1"
+    # Glue's botocore 1.34.131 predates S3 conditional writes: a create-only put from the job must send
+    # the If-None-Match header itself (a before-sign hook), not PutObject's IfNoneMatch parameter.
+    assert versions["botocore"] == glue["botocore"] and probe["put_object_if_none_match"] is False
 
 
 def test_the_previous_job_definition_would_rewrite_glue(glue_base: Path, tmp_path: Path) -> None:
