@@ -287,7 +287,7 @@ class Gateway:
             spec=claim.spec,
             dataset=dataset,
             blocks=tuple(state.blocks[k].day for k in claim.blocks),
-            granted=GrantedBudget.of(claim.demand),
+            granted=GrantedBudget.of(claim.demand, state.settings.orders() if state.settings.rdp else None),
             output=launcher.output_for(claim.id),
         )
         try:
@@ -366,7 +366,13 @@ class Gateway:
         spent = result.spent.to_budget()
         if result.submission_id != claim.id:
             raise GatewayInternalError(f"the outcome of {claim.id} is for {result.submission_id}; result withheld")
-        if not spent.fits_in(claim.demand) or result.granted.to_budget() != claim.demand:
+        # per order under rdp: a receipt above the grant at any order, or over other orders, is withheld
+        if (
+            not spent.is_non_negative()
+            or not spent.fits_in(claim.demand)
+            or result.granted.to_budget() != claim.demand
+            or result.spent.alphas != result.granted.alphas
+        ):
             raise GatewayInternalError(
                 f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
             )

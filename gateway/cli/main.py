@@ -24,7 +24,7 @@ from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
-from gateway.core.scheduling.policy import Order, ReleaseTo
+from gateway.core.scheduling.policy import Accounting, Order, ReleaseTo
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
@@ -86,12 +86,26 @@ def init(
         ReleaseTo,
         typer.Option(help="DPF: where a never-started launch returns its budget; locked as PrivateKube's Go (Q6)."),
     ] = "unlocked",
+    accounting: Annotated[
+        Accounting,
+        typer.Option(
+            help="basic: (ε, δ) add up per block. rdp: Rényi-DP curves over PrivateKube's alpha grid "
+            "(blocks then need --delta > 0; queries may ask for {rho})."
+        ),
+    ] = "basic",
     json_out: Json = False,
 ) -> None:
     """Create a ledger."""
     try:
         settings = PolicySettings.model_validate(
-            {"policy": policy, "n": n, "lifetime": lifetime, "order": order, "release_to": release_to}
+            {
+                "policy": policy,
+                "n": n,
+                "lifetime": lifetime,
+                "order": order,
+                "release_to": release_to,
+                "accounting": accounting,
+            }
         )
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
@@ -176,9 +190,8 @@ def datasets_add(
     render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
     if added:
         spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
-        render.console.print(
-            render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {added[0].capacity} each")
-        )
+        each = added[0].guarantee or added[0].capacity
+        render.console.print(render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {each} each"))
 
 
 @datasets_app.command("list")
@@ -213,9 +226,8 @@ def blocks_add(
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(
-            render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
-        )
+        each = blocks[0].guarantee or blocks[0].capacity
+        render.console.print(render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {each} each"))
 
 
 @blocks_app.command(
@@ -228,10 +240,12 @@ def blocks_list(
 ) -> None:
     backend = backend_for(url, ledger)
     blocks = backend.blocks(name)
+    settings = backend.settings()
     if json_out:
-        render.print_json([render.block_json(b) for b in blocks])
+        alphas = settings.orders() if settings.rdp else None
+        render.print_json([render.block_json(b, alphas) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks, backend.settings()))
+        render.console.print(render.blocks_table(blocks, settings))
 
 
 @blocks_app.command("plot")

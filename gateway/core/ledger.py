@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.core import rdp
 from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block, block_key, new_blocks, resolve_selection
 from gateway.core.budget import Budget, quantize_up
@@ -21,7 +22,7 @@ from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import Dataset
 from gateway.core.scheduling import PolicySettings, infeasible_reason, make_policy, run_pass
 from gateway.core.scheduling.block_accounts import BlockAccounts
-from gateway.core.spec import QuerySpec
+from gateway.core.spec import Engine, QuerySpec
 from gateway.errors import (
     BlockRangeError,
     DuplicateSubmissionError,
@@ -171,7 +172,12 @@ def add_dataset(state: LedgerState, dataset: Dataset, now: dt.datetime) -> Step:
 def add_blocks(
     state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime
 ) -> Step:
+    """Add blocks of ``capacity`` (εG, δG); under rdp accounting each holds the curve of that guarantee."""
     state.dataset(dataset)
+    guarantee = None
+    if state.settings.rdp and not capacity.is_curve:
+        guarantee = capacity
+        capacity = Budget(curve=rdp.capacity_curve(capacity.epsilon, capacity.delta, state.settings.orders()))
     if not days:
         raise BlockRangeError("no days to add")
     existing = [d for d in days if block_key(dataset, d) in state.blocks]
@@ -181,7 +187,9 @@ def add_blocks(
             "a block's capacity is fixed once added"
         )
     unlocked, retired = make_policy(state.settings).initial_block(capacity)
-    blocks = [replace(b, retired=retired, created_at=now) for b in new_blocks(dataset, days, capacity, unlocked)]
+    blocks = [
+        replace(b, retired=retired, created_at=now) for b in new_blocks(dataset, days, capacity, unlocked, guarantee)
+    ]
     event = AuditEvent(now, "blocks-added", blocks=tuple(b.key for b in blocks), amount=capacity)
     return state.with_(blocks=blocks), [event]
 
@@ -192,17 +200,31 @@ def prepare_claim(
     """Validate a spec against the ledger and build its claim; raises on any bad input."""
     dataset = state.dataset(spec.dataset)
     spec.check_against(dataset)
+    demand = demand_of(spec, state.settings)
     days = resolve_selection(dataset.name, spec.blocks, (b.day for b in state.blocks_of(dataset.name)))
     return Claim(
         id=claim_id or submission_id_for(spec),
         spec=spec,
         blocks=tuple(block_key(dataset.name, d) for d in days),
-        demand=spec.demand,
+        demand=demand,
         state=ClaimState.PENDING,
         submitted_at=now,
         updated_at=now,
         launcher=launcher,
     )
+
+
+def demand_of(spec: QuerySpec, settings: PolicySettings) -> Budget:
+    """What the ledger reserves per block: the spec's (ε, δ) (basic), or its mechanism's RDP curve (rdp)."""
+    if not settings.rdp:
+        return spec.budget.to_budget()
+    budget = spec.budget
+    if budget.rho is not None and spec.engine is not Engine.TUMULT:
+        raise GatewayValidationError(
+            f"engine {spec.engine.value} takes an (ε, δ) budget; give {{epsilon, delta}} or use engine tumult "
+            "for a zCDP budget {rho}"
+        )
+    return Budget(curve=rdp.demand_curve(budget.epsilon, budget.delta, budget.rho, settings.orders()))
 
 
 def existing_submission(state: LedgerState, claim: Claim) -> Claim | None:
@@ -316,8 +338,8 @@ def finish(
     to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
     charged = claim.demand
     if succeeded and spent is not None and spent.is_non_negative() and spent.fits_in(claim.demand):
-        charged = Budget(quantize_up(spent.epsilon), quantize_up(spent.delta)).min(claim.demand)  # ledger scale
-    returned = claim.demand - charged
+        charged = _ledger_scale(spent).min(claim.demand)  # per order under rdp
+    returned = (claim.demand - charged).clipped()
     done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason, detail=detail)
     to_locked = state.settings.release_to == "locked"
     blocks = []
@@ -332,6 +354,12 @@ def finish(
         note = "; ".join(x for x in (reason, f"returned unspent {returned}") if x)
     event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, charged, note)
     return state.with_(blocks=blocks, claims=[done]), [event]
+
+
+def _ledger_scale(amount: Budget) -> Budget:
+    if amount.curve is not None:
+        return Budget(curve=tuple(quantize_up(x) for x in amount.curve))
+    return Budget(quantize_up(amount.epsilon), quantize_up(amount.delta))
 
 
 def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) -> Step:
