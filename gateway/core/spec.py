@@ -16,7 +16,15 @@ from enum import StrEnum
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from gateway.core.budget import Budget
 from gateway.core.datasets import ColumnType, Dataset, check_name
@@ -73,6 +81,10 @@ class BudgetSpec(_Strict):
     def _exact(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        if data.get("rho") is not None and data.get("epsilon") is None and Decimal(str(data.get("delta", 0))) == 0:
+            data = {"rho": data["rho"]}  # a stored spec (model_dump) carries epsilon None and delta 0
+        elif data.get("rho", 0) is None:
+            data = {k: v for k, v in data.items() if k != "rho"}
         if "rho" in data:
             if "epsilon" in data or "delta" in data:
                 raise ValueError("give either {epsilon, delta} or {rho}, not both")
@@ -94,6 +106,13 @@ class BudgetSpec(_Strict):
         if self.epsilon is None and self.rho is None:
             raise ValueError("give {epsilon: E} (optionally with delta: D) or {rho: R}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> Any:
+        data = handler(self)
+        if self.rho is not None:
+            return {"rho": data["rho"]}
+        return {k: v for k, v in data.items() if k != "rho"}
 
     def to_budget(self) -> Budget:
         """The (ε, δ) amount basic accounting charges; a zCDP budget has none."""
