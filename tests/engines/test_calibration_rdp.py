@@ -11,7 +11,7 @@ square against ``σ``, ``s/σ ∈ [0.66, 1.40]``): a Gaussian or discrete Gaussi
 library twice the budget (``σ/√2`` for zCDP, about ``σ/2`` for (ε, δ)) leaves the band low.
 """
 
-# ruff: noqa: RUF002, RUF003  (the statistics read best in their own symbols)
+# ruff: noqa: RUF001, RUF002  (the statistics read best in their own symbols)
 from __future__ import annotations
 
 import math
