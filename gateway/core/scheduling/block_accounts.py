@@ -89,10 +89,10 @@ class BlockAccounts:
         return self.blocks[block].final
 
     def available(self, block: str) -> tuple[float, ...]:
-        unlocked = self.blocks[block].unlocked
-        if unlocked.curve is not None:
-            return tuple(float(x) for x in unlocked.curve)
-        return (float(unlocked.epsilon),)
+        b = self.blocks[block]
+        if b.capacity.curve is not None:  # an empty account may still be the zero pair: read it as a curve
+            return tuple(float(x) for x in b.unlocked._pair(b.capacity)[0])
+        return (float(b.unlocked.epsilon),)
 
     def vector(self, demand: Budget) -> tuple[float, ...]:
         if demand.curve is not None:
