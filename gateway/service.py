@@ -31,6 +31,8 @@ from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.forecast import Forecast, forecast
 from gateway.core.jobs import FailureCategory, GrantedBudget, JobOutcome, JobRequest, JobResult
 from gateway.core.ledger import AuditEvent
+from gateway.core.preview import Preview
+from gateway.core.preview import preview as preview_claim
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
 from gateway.dashboard.model import Dashboard
@@ -213,6 +215,17 @@ class Gateway:
         if schedule:
             self.schedule()
         return self.store.load().claim(claim.id)
+
+    def preview(self, spec: QuerySpec, analyst: str | None = None) -> Preview:
+        """Would ``spec`` be admitted now on a quiet ledger, why not, and how many more copies could be granted.
+
+        Validates exactly as ``submit`` does and records nothing: no claim, no audit event, no charge.
+        """
+        spec = _with_analyst(spec, analyst)
+        state = self.store.load()
+        now = self.clock()
+        claim = core.prepare_claim(state, spec, now, submission_id_for(spec))
+        return preview_claim(state, claim, now)
 
     def schedule(self) -> ScheduleReport:
         """Finish interrupted launches, follow running jobs, admit in policy order, launch what is admitted.

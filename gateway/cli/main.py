@@ -323,6 +323,22 @@ PROGRESS = {
 }
 
 
+@app.command()
+def preview(
+    spec_file: Annotated[Path, typer.Argument(help="The query spec (YAML or JSON).")],
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
+) -> None:
+    """Would this query be admitted now, and if not why; how many more copies the blocks could grant (no charge)."""
+    result = backend_for(url, ledger).preview(_read_spec(spec_file))
+    if json_out:
+        render.print_json(result.to_json())
+        return
+    for line in render.preview_lines(result):
+        render.console.print(render.plain(line))
+
+
 def _wait_with_progress(backend: Backend, submitted: Claim, started: float) -> Claim:
     """Wait for a job, saying on stderr which step it is at and for how long (a query takes 15 s to minutes).
 

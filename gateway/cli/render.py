@@ -18,6 +18,7 @@ from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.budget_state import block_state
 from gateway.core.claims import Claim, ClaimState
+from gateway.core.preview import Preview
 from gateway.core.scheduling import PolicySettings
 
 # Tables stay readable when output is piped (rich would otherwise assume 80 columns).
@@ -80,8 +81,11 @@ def rdp_view(block: Block, alphas: tuple[Decimal, ...]) -> dict[str, str]:
 def block_json(block: Block, alphas: tuple[Decimal, ...] | None = None) -> dict[str, Any]:
     """The block's accounts (curves under rdp accounting, with ``alphas`` and the (ε, δ) view when given)."""
     extra: dict[str, Any] = {}
-    if block.capacity.is_curve and block.guarantee is not None and alphas:
-        extra = {"alphas": [str(a) for a in alphas], "guarantee": rdp_view(block, alphas)}
+    if block.guarantee is not None:
+        extra["guarantee"] = block.guarantee.to_json()
+        if alphas:
+            left = rdp_view(block, alphas)["remaining_epsilon"]
+            extra |= {"alphas": [str(a) for a in alphas], "remaining_epsilon": left}
     return extra | {
         "block": block.key,
         "dataset": block.dataset,
@@ -295,3 +299,20 @@ def result_table(claim: Claim, round_: bool = False, clamp_zero: bool = False) -
     if agg.function.value in ("count", "sum") and not processed:
         notes.append(Text(NOISE_NOTE, style="dim"))
     return Group(plain(heading, style="bold"), table, *notes)
+
+
+def preview_lines(preview: Preview) -> list[str]:
+    """``dpgw preview`` in plain text: the verdict, why, and how many more copies the blocks hold."""
+    if preview.fits:
+        lines = ["Fits: submitted now (with nothing else waiting), this query would be admitted at once."]
+    elif preview.state == ClaimState.REJECTED.value:
+        lines = ["Does not fit: a submission would be rejected."]
+    else:
+        lines = ["Does not fit now: a submission would wait."]
+    if preview.reason:
+        lines.append(f"Why: {preview.reason}")
+    lines.append(
+        f"The blocks could still grant {preview.copies} more cop{'y' if preview.copies == 1 else 'ies'} of this "
+        f"query ({preview.accounting} accounting, counting budget the policy has not released yet)."
+    )
+    return lines

@@ -184,7 +184,7 @@ class Budget:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Budget:
-        if "curve" in data:
+        if data.get("curve") is not None:
             return cls(curve=tuple(Decimal(x) for x in data["curve"]))
         return cls(Decimal(data["epsilon"]), Decimal(data.get("delta", "0")))
 
