@@ -141,7 +141,8 @@ def rdp_blocks_table(rows: list[Block], settings: PolicySettings, title: str | N
             continue
         view = rdp_view(b, alphas)
         state = "retired" if b.retired else ("unlocking" if not b.locked.is_zero() else "released")
-        table.add_row(plain(b.key), f"{view['epsilon']} / {view['delta']}", view["remaining_epsilon"], state)
+        left = f"{float(view['remaining_epsilon']):.6g}"  # exact (rounded down) in --json
+        table.add_row(plain(b.key), f"{view['epsilon']} / {view['delta']}", left, state)
     return table
 
 
