@@ -5,7 +5,7 @@ through the real gateway twice, once on a ledger made with ``--accounting basic`
 ``--accounting rdp``, with a launcher that starts nothing (so Spark is out of the picture; a finished
 job is charged its whole grant). Prints both admitted counts and their ratio.
 
-    python bench/rdp_admission.py [--submissions 3000] [--policy fcfs] [--epsilon 0.5] [--delta 1e-9]
+    python bench/rdp_admission.py [--submissions 8000] [--policy fcfs] [--epsilon 0.5] [--delta 1e-9]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def admitted(accounting: str, policy: str, submissions: int, epsilon: float, del
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=3000)
+    parser.add_argument("--submissions", type=int, default=8000)
     parser.add_argument("--policy", default="fcfs")
     parser.add_argument("--epsilon", type=float, default=0.5)
     parser.add_argument("--delta", type=float, default=1e-9)
