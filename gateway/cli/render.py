@@ -225,6 +225,16 @@ def _span(claim: Claim) -> str:
     return span["first"] if span["count"] == 1 else f"{span['first']} → {span['last']} ({span['count']})"
 
 
+def _demand_text(claim: Claim) -> str:
+    """The budget as the analyst asked for it; under rdp the ledger holds its curve (``--json``)."""
+    if claim.demand.curve is None:
+        return str(claim.demand)
+    budget = claim.spec.budget
+    if budget.rho is not None:
+        return f"rho={format(budget.rho.normalize(), 'f')} (RDP)"
+    return f"{budget.to_budget()} (RDP)"
+
+
 def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
     table = Table(title=title)
     for name in ("id", "analyst", "engine", "query", "blocks", "budget", "state", "reason"):
@@ -240,7 +250,7 @@ def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
             c.spec.engine.value,
             plain(query),
             _span(c),
-            str(c.demand),
+            _demand_text(c),
             Text(c.state.value, style=STATE_STYLE[c.state]),
             plain(c.reason or ""),
         )

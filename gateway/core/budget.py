@@ -68,20 +68,15 @@ class Budget:
     delta: Decimal = ZERO
     curve: Curve | None = None
 
-    @classmethod
-    def of_curve(cls, values: object) -> Budget:
-        """A curve from exact decimals (or their strings), one per order."""
-        return cls(curve=tuple(Decimal(str(v)) + ZERO for v in values))  # type: ignore[attr-defined]
-
     @property
     def is_curve(self) -> bool:
         return self.curve is not None
 
-    def _pair(self, other: Budget) -> tuple[Curve, Curve]:
+    def aligned_with(self, other: Budget) -> tuple[Curve, Curve]:
         """Both sides as curves of one length; a zero pair stands for the zero curve."""
         mine, theirs = self.curve, other.curve
         if mine is None and theirs is None:
-            raise GatewayInternalError("_pair on two (ε, δ) budgets")
+            raise GatewayInternalError("aligned_with on two (ε, δ) budgets")
         if mine is None:
             mine = self._zero_curve(len(theirs or ()))
         if theirs is None:
@@ -125,34 +120,34 @@ class Budget:
     def __add__(self, other: Budget) -> Budget:
         if self.curve is None and other.curve is None:
             return Budget(self.epsilon + other.epsilon, self.delta + other.delta)
-        a, b = self._pair(other)
+        a, b = self.aligned_with(other)
         return Budget(curve=tuple(x + y for x, y in zip(a, b, strict=True)))
 
     def __sub__(self, other: Budget) -> Budget:
         if self.curve is None and other.curve is None:
             return Budget(self.epsilon - other.epsilon, self.delta - other.delta)
-        a, b = self._pair(other)
+        a, b = self.aligned_with(other)
         return Budget(curve=tuple(x - y for x, y in zip(a, b, strict=True)))
 
     def fits_in(self, available: Budget) -> bool:
         """True when this amount can be taken from ``available`` in every dimension (every order)."""
         if self.curve is None and available.curve is None:
             return self.epsilon <= available.epsilon and self.delta <= available.delta
-        a, b = self._pair(available)
+        a, b = self.aligned_with(available)
         return all(x <= y for x, y in zip(a, b, strict=True))
 
     def admissible_in(self, available: Budget) -> bool:
         """The admission rule: every dimension for (ε, δ); *some* order alpha for RDP curves."""
         if self.curve is None and available.curve is None:
             return self.fits_in(available)
-        a, b = self._pair(available)
+        a, b = self.aligned_with(available)
         return any(x <= y for x, y in zip(a, b, strict=True))
 
     def min(self, other: Budget) -> Budget:
         """Component-wise minimum (how much of a fair share is still locked)."""
         if self.curve is None and other.curve is None:
             return Budget(min(self.epsilon, other.epsilon), min(self.delta, other.delta))
-        a, b = self._pair(other)
+        a, b = self.aligned_with(other)
         return Budget(curve=tuple(min(x, y) for x, y in zip(a, b, strict=True)))
 
     def clipped(self) -> Budget:

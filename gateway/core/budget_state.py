@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from gateway.core.blocks import Block
+from gateway.core.budget import Budget
 
 NEARLY_EXHAUSTED = Decimal("0.10")  # below 10 % of capacity left
 
@@ -46,3 +47,13 @@ def block_state(block: Block) -> BudgetState:
     if remaining_fraction(block) < NEARLY_EXHAUSTED:
         return BudgetState.NEARLY_EXHAUSTED
     return BudgetState.ENOUGH
+
+
+def account_fraction(amount: Budget, capacity: Budget) -> Decimal:
+    """An account's share of the capacity, for pictures: ε, or under rdp the order with the largest capacity."""
+    if capacity.curve is None:
+        return amount.epsilon / capacity.epsilon if capacity.epsilon > 0 else Decimal(0)
+    values = amount.aligned_with(capacity)[0]
+    best = max(range(len(capacity.curve)), key=lambda i: capacity.curve[i] if capacity.curve else 0)
+    top = capacity.curve[best]
+    return values[best] / top if top > 0 else Decimal(0)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from gateway.core.budget import Budget
 from gateway.core.datasets import Dataset
@@ -35,6 +35,13 @@ class GrantedBudget(BaseModel):
         if (self.curve is None) != (self.alphas is None) or len(self.curve or ()) != len(self.alphas or ()):
             raise ValueError("an RDP curve needs one value per order in alphas")
         return self
+
+    @model_serializer(mode="wrap")
+    def _one_kind(self, handler: Any) -> Any:
+        data = handler(self)
+        if self.curve is None:
+            return {"epsilon": data["epsilon"], "delta": data["delta"]}  # the (ε, δ) documents stay as they were
+        return {"curve": data["curve"], "alphas": data["alphas"]}
 
     @classmethod
     def of(cls, budget: Budget, alphas: tuple[Decimal, ...] | None = None) -> GrantedBudget:

@@ -81,7 +81,7 @@ def copies_in(demand: Budget, available: Budget) -> int:
     if demand.curve is None and available.curve is None:
         pairs = [(demand.epsilon, available.epsilon), (demand.delta, available.delta)]
         return min(_times(d, a) for d, a in pairs)
-    d, a = demand._pair(available)
+    d, a = demand.aligned_with(available)
     return max(_times(x, y) for x, y in zip(d, a, strict=True))
 
 

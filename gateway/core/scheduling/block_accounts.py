@@ -50,7 +50,7 @@ def share(demand: Budget, capacity: Budget, include_delta: bool) -> Decimal:
     (PrivateKube's dominant share under Rényi accounting).
     """
     if capacity.curve is not None:
-        demand_curve = demand._pair(capacity)[0]
+        demand_curve = demand.aligned_with(capacity)[0]
         ratios = [d / c for d, c in zip(demand_curve, capacity.curve, strict=True) if c > 0]
         return min(ratios) if ratios else Decimal("Infinity")
     value = demand.epsilon / capacity.epsilon
@@ -91,7 +91,7 @@ class BlockAccounts:
     def available(self, block: str) -> tuple[float, ...]:
         b = self.blocks[block]
         if b.capacity.curve is not None:  # an empty account may still be the zero pair: read it as a curve
-            return tuple(float(x) for x in b.unlocked._pair(b.capacity)[0])
+            return tuple(float(x) for x in b.unlocked.aligned_with(b.capacity)[0])
         return (float(b.unlocked.epsilon),)
 
     def vector(self, demand: Budget) -> tuple[float, ...]:
