@@ -76,3 +76,15 @@ def test_a_single_gaussian_is_charged_exactly_its_grant(make_request: Any) -> No
     """One mechanism: the receipt's curve is the reserved curve itself (nothing refunded, nothing over)."""
     request = make_request(engine="tumult", budget=RHO, accounting="rdp")
     assert request.granted.curve == rdp.rho_curve(Decimal("0.5"), [Decimal(a) for a in request.granted.alphas])
+
+
+@pytest.mark.parametrize("engine", ["tumult", "pipelinedp"])
+def test_a_pure_dp_grant_under_rdp_is_spent_as_the_pure_dp_curve(
+    spark: Any, make_request: Any, engine: str
+) -> None:
+    """δ = 0 under rdp: Laplace or geometric noise, charged min(ε, α ε²/2), exactly the grant for one mechanism."""
+    request = make_request(engine=engine, grouped=True, budget={"epsilon": 1}, accounting="rdp")
+    df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(request.spec))
+    answer = engine_for(request.spec.engine).run(df, request)
+    alphas = [Decimal(a) for a in request.granted.alphas]
+    assert answer.spent.curve == request.granted.curve == rdp.pure_curve(Decimal(1), alphas)
