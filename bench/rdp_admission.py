@@ -48,12 +48,18 @@ def spec(i: int, epsilon: float, delta: float) -> QuerySpec:
     """Query i reads 1-7 consecutive days; the stream is deterministic, so both ledgers see the same one."""
     last = 1 + (i * 5) % 7
     start = FIRST + dt.timedelta(days=(i * 11) % (BLOCKS - last + 1))
-    return parse_spec({
-        "engine": "pipelinedp", "dataset": "purchases", "analyst": f"a{i % 5}",
-        "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=last - 1)).isoformat()},
-        "budget": {"epsilon": epsilon, "delta": delta}, "privacy_unit": "row",
-        "aggregate": {"function": "count"}, "group_by": {"column": "region", "keys": ["n", "s"]},
-    })
+    return parse_spec(
+        {
+            "engine": "pipelinedp",
+            "dataset": "purchases",
+            "analyst": f"a{i % 5}",
+            "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=last - 1)).isoformat()},
+            "budget": {"epsilon": epsilon, "delta": delta},
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+            "group_by": {"column": "region", "keys": ["n", "s"]},
+        }
+    )
 
 
 def admitted(accounting: str, policy: str, submissions: int, epsilon: float, delta: float) -> int:

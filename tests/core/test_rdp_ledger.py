@@ -19,7 +19,10 @@ from gateway.errors import GatewayValidationError
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 DAY = dt.date(2026, 10, 3)
 DATASET = Dataset(
-    name="events", path="/data", format=DataFormat.PARQUET, time_column="day",
+    name="events",
+    path="/data",
+    format=DataFormat.PARQUET,
+    time_column="day",
     columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE},
 )
 SETTINGS = PolicySettings(policy="fcfs", accounting="rdp")
@@ -34,10 +37,17 @@ def _ledger(settings: PolicySettings = SETTINGS, delta: str = "1e-5") -> core.Le
 
 
 def _spec(budget: dict[str, object], engine: str = "tumult"):
-    return parse_spec({
-        "engine": engine, "dataset": "events", "analyst": "ann", "blocks": {"last": 1},
-        "budget": budget, "privacy_unit": "row", "aggregate": {"function": "count"},
-    })
+    return parse_spec(
+        {
+            "engine": engine,
+            "dataset": "events",
+            "analyst": "ann",
+            "blocks": {"last": 1},
+            "budget": budget,
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+        }
+    )
 
 
 def _running(budget: dict[str, object]) -> tuple[core.LedgerState, str]:

@@ -57,9 +57,7 @@ def charged_sigma(budget: dict[str, Any]) -> float:
 def test_gaussian_noise_matches_the_charged_curve(
     spark: Any, make_request: Any, sales: Any, engine: str, function: str, budget: dict[str, Any]
 ) -> None:
-    request = make_request(
-        engine=engine, function=function, grouped=True, keys=ABSENT, budget=budget, accounting="rdp"
-    )
+    request = make_request(engine=engine, function=function, grouped=True, keys=ABSENT, budget=budget, accounting="rdp")
     df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(request.spec))
     answer = engine_for(request.spec.engine).run(df, request)
     assert [v.key for v in answer.values] == ABSENT
@@ -79,9 +77,7 @@ def test_a_single_gaussian_is_charged_exactly_its_grant(make_request: Any) -> No
 
 
 @pytest.mark.parametrize("engine", ["tumult", "pipelinedp"])
-def test_a_pure_dp_grant_under_rdp_is_spent_as_the_pure_dp_curve(
-    spark: Any, make_request: Any, engine: str
-) -> None:
+def test_a_pure_dp_grant_under_rdp_is_spent_as_the_pure_dp_curve(spark: Any, make_request: Any, engine: str) -> None:
     """δ = 0 under rdp: Laplace or geometric noise, charged min(ε, α ε²/2), exactly the grant for one mechanism."""
     request = make_request(engine=engine, grouped=True, budget={"epsilon": 1}, accounting="rdp")
     df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(request.spec))

@@ -17,10 +17,18 @@ from tests.ledger.support import DATASET, FIRST, LAST, FileRunLauncher, gateway_
 
 
 def rho_spec(rho: str, client_id: str):
-    return parse_spec({
-        "engine": "tumult", "dataset": "events", "analyst": "ann", "blocks": {"last": 2}, "client_id": client_id,
-        "budget": {"rho": rho}, "privacy_unit": "row", "aggregate": {"function": "count"},
-    })
+    return parse_spec(
+        {
+            "engine": "tumult",
+            "dataset": "events",
+            "analyst": "ann",
+            "blocks": {"last": 2},
+            "client_id": client_id,
+            "budget": {"rho": rho},
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+        }
+    )
 
 
 def rdp_ledger(store, launcher=None):

@@ -34,12 +34,21 @@ class CurveLauncher(ScriptedLauncher):
         spent = GrantedBudget(curve=tuple(curve), alphas=request.granted.alphas)
         now = dt.datetime.now(dt.UTC)
         result = JobResult(
-            submission_id=submission_id, engine="tumult", engine_version="x", dataset="events",
-            blocks=request.blocks, granted=request.granted, spent=spent, aggregate="count",
-            values=[GroupValue(key=None, value=41.5)], started_at=now, finished_at=now,
+            submission_id=submission_id,
+            engine="tumult",
+            engine_version="x",
+            dataset="events",
+            blocks=request.blocks,
+            granted=request.granted,
+            spent=spent,
+            aggregate="count",
+            values=[GroupValue(key=None, value=41.5)],
+            started_at=now,
+            finished_at=now,
         )
-        return RunStatus(RunState.SUCCEEDED, outcome=JobOutcome(submission_id=submission_id, status="succeeded",
-                                                                result=result))
+        return RunStatus(
+            RunState.SUCCEEDED, outcome=JobOutcome(submission_id=submission_id, status="succeeded", result=result)
+        )
 
 
 @pytest.fixture
@@ -53,10 +62,17 @@ def rdp_env():
 
 
 def rho_spec(rho: str = "0.01"):
-    return parse_spec({
-        "engine": "tumult", "dataset": "events", "analyst": "ann", "blocks": {"last": 2},
-        "budget": {"rho": rho}, "privacy_unit": "row", "aggregate": {"function": "count"},
-    })
+    return parse_spec(
+        {
+            "engine": "tumult",
+            "dataset": "events",
+            "analyst": "ann",
+            "blocks": {"last": 2},
+            "budget": {"rho": rho},
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+        }
+    )
 
 
 def test_a_receipt_below_the_grant_is_charged_and_the_rest_refunded_per_order(rdp_env):

@@ -19,7 +19,10 @@ from gateway.core.spec import parse_spec
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=i) for i in range(4)]
 DATASET = Dataset(
-    name="events", path="/data", format=DataFormat.PARQUET, time_column="day",
+    name="events",
+    path="/data",
+    format=DataFormat.PARQUET,
+    time_column="day",
     columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE},
 )
 
@@ -33,11 +36,18 @@ queries = st.tuples(budgets, st.integers(0, 3), st.integers(1, 4), st.booleans()
 
 def _spec(budget: dict[str, str], first: int, days: int, i: int):
     last = min(first + days, len(DAYS)) - 1
-    return parse_spec({
-        "engine": "tumult", "dataset": "events", "analyst": "ann", "client_id": f"q{i}",
-        "blocks": {"from": DAYS[first].isoformat(), "to": DAYS[last].isoformat()},
-        "budget": budget, "privacy_unit": "row", "aggregate": {"function": "count"},
-    })
+    return parse_spec(
+        {
+            "engine": "tumult",
+            "dataset": "events",
+            "analyst": "ann",
+            "client_id": f"q{i}",
+            "blocks": {"from": DAYS[first].isoformat(), "to": DAYS[last].isoformat()},
+            "budget": budget,
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+        }
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -71,6 +81,7 @@ def test_every_block_stays_within_its_capacity_at_some_order(policy, capacity, s
             curve = used.curve or (Decimal(0),) * len(alphas)
             # the block's state read back as (eps, delta) at its own delta never exceeds its guarantee
             assert rdp.to_epsilon(curve, delta_g, alphas) <= eps_g, key
-            assert rdp.remaining_epsilon(
-                (block.remaining.curve or curve), block.capacity.curve or (), delta_g, alphas
-            ) <= eps_g
+            assert (
+                rdp.remaining_epsilon((block.remaining.curve or curve), block.capacity.curve or (), delta_g, alphas)
+                <= eps_g
+            )
