@@ -108,3 +108,18 @@ def test_a_receipt_above_the_grant_at_one_order_charges_the_whole_grant() -> Non
     after, _ = core.finish(state, claim_id, True, NOW, spent=over)
     assert after.blocks[f"events/{DAY}"].consumed == grant
     assert after.claims[claim_id].state is ClaimState.SUCCEEDED
+
+
+def test_the_dominant_share_of_a_block_is_taken_at_its_best_order() -> None:
+    from gateway.core.scheduling.block_accounts import BlockAccounts, share
+
+    capacity = Budget(curve=(Decimal(0), Decimal(2), Decimal(4)))
+    demand = Budget(curve=(Decimal(1), Decimal(1), Decimal(3)))
+    assert share(demand, capacity, include_delta=False) == Decimal("0.5")  # min(1/2, 3/4); no capacity at order 1
+    state = _ledger()
+    accounts = BlockAccounts(state.blocks)
+    key = f"events/{DAY}"
+    claim = core.prepare_claim(state, _spec({"rho": "0.01"}), NOW)
+    cap = state.blocks[key].capacity.curve or ()
+    best = min(d / c for d, c in zip(claim.demand.curve or (), cap, strict=True) if c > 0)
+    assert accounts.shares([key], [claim.demand]) == (best,)
