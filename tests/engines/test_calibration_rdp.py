@@ -5,10 +5,12 @@ given noise std ``σ`` (sensitivity 1): ``σ = rdp.library_sigma(ε, δ)`` for a
 ``σ = 1/sqrt(2ρ)`` for {rho}. These cases check that the noise the engine really adds has exactly that
 spread times the query's sensitivity, so the curve charged is the curve of the noise added.
 
-Same method and acceptance band as ``test_calibration`` (600 absent keys, pure-noise answers, root mean
-square against ``σ``, ``s/σ ∈ [0.66, 1.40]``): a Gaussian or discrete Gaussian has kurtosis 3, below the
-6.6 the band's 1e-6 false-failure bound assumes, so the bound holds a fortiori; a mutant that hands the
-library twice the budget (``σ/√2`` for zCDP, about ``σ/2`` for (ε, δ)) leaves the band low.
+Same method as ``test_calibration`` (600 absent keys, pure-noise answers, root mean square ``s`` against
+``σ``), with a band narrowed for Gaussian noise: a Gaussian or discrete Gaussian has kurtosis ``κ ≈ 3``
+(not 6.6), so the same one-sided Bernstein bound ``exp(-n t² / (2κ))`` is below 1e-6 for ``t = 0.376``,
+i.e. ``s/σ ≥ sqrt(1 - t) = 0.79``; the upper edge stays 1.40 (``sd(mean(x²)/σ²) = sqrt(2/n) = 0.058``, so
+``1.96`` is 16 of them away). A mutant that hands the library twice the budget has ``s/σ ≈ 0.707`` for
+zCDP (``σ/√2``; its own sd about 0.02, so 0.79 is 4 of them above it) and about 0.5 for (ε, δ).
 """
 
 # ruff: noqa: RUF001, RUF002  (the statistics read best in their own symbols)
@@ -23,7 +25,7 @@ import pytest
 from gateway.core import rdp
 from gateway.engines import engine_for
 from gateway.runtime.reader import read_granted_blocks, spec_columns
-from tests.engines.test_calibration import ABSENT, LOWER, UPPER
+from tests.engines.test_calibration import ABSENT, UPPER
 
 pytestmark = [
     pytest.mark.spark,
@@ -32,7 +34,18 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:path is deprecated:DeprecationWarning"),
 ]
 
+LOWER = 0.79  # Gaussian noise (kurtosis 3): see the module docstring
+KURTOSIS = 3.0
 EPS_DELTA = {"epsilon": 1, "delta": 1e-6}
+
+
+def test_the_gaussian_band_keeps_false_failures_below_one_in_a_million() -> None:
+    n = len(ABSENT)
+    assert math.exp(-n * (1 - LOWER**2) ** 2 / (2 * KURTOSIS)) < 1e-6
+    assert (UPPER**2 - 1) / math.sqrt(2 / n) > 10
+    assert (LOWER - 2**-0.5) / (2**-0.5 * 0.5 * math.sqrt(2 / n)) > 3.5  # a 2x-rho mutant sits below the band
+
+
 RHO = {"rho": 0.5}
 
 
@@ -67,6 +80,8 @@ def test_gaussian_noise_matches_the_charged_curve(
     rms = math.sqrt(math.fsum(x * x for x in samples) / len(samples))
     sensitivity = 1.0 if function == "count" else max(abs(sales.low), abs(sales.high))
     sigma = sensitivity * charged_sigma(budget)
+    label = f"{engine}-{function}-{'+'.join(sorted(budget))}"
+    print(f"calibration rdp {label}: sample sd {rms:.4g}, σ {sigma:.4g}, ratio {rms / sigma:.3f}")
     assert LOWER <= rms / sigma <= UPPER, f"noise sd {rms:.4g} vs charged σ {sigma:.4g} (ratio {rms / sigma:.3f})"
 
 
