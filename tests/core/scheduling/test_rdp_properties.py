@@ -52,7 +52,7 @@ def _spec(budget: dict[str, str], first: int, days: int, i: int):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    policy=st.sampled_from(["fcfs", "dpf-n", "dpack"]),
+    policy=st.sampled_from(["fcfs", "dpf-n", "dpf-t", "dpack"]),
     capacity=st.sampled_from([("1", "1e-5"), ("10", "1e-7"), ("3", "1e-9")]),
     stream=st.lists(queries, min_size=1, max_size=25),
 )
