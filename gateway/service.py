@@ -33,6 +33,8 @@ from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.forecast import Forecast, forecast
 from gateway.core.jobs import FailureCategory, GrantedBudget, JobOutcome, JobRequest, JobResult
 from gateway.core.ledger import AuditEvent
+from gateway.core.preview import Preview
+from gateway.core.preview import preview as preview_claim
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
 from gateway.dashboard.model import Dashboard
@@ -245,6 +247,17 @@ class Gateway:
                 raise failure
         return self.store.load().claim(claim.id)
 
+    def preview(self, spec: QuerySpec, analyst: str | None = None) -> Preview:
+        """Would ``spec`` be admitted now on a quiet ledger, why not, and how many more copies could be granted.
+
+        Validates exactly as ``submit`` does and records nothing: no claim, no audit event, no charge.
+        """
+        spec = _with_analyst(spec, analyst)
+        state = self.store.load()
+        now = self.clock()
+        claim = core.prepare_claim(state, spec, now, submission_id_for(spec))
+        return preview_claim(state, claim, now)
+
     def schedule(self) -> ScheduleReport:
         """Finish interrupted launches, follow running jobs, admit in policy order, launch what is admitted.
 
@@ -356,7 +369,7 @@ class Gateway:
                 spec=claim.spec,
                 dataset=dataset,
                 blocks=tuple(state.blocks[k].day for k in claim.blocks),
-                granted=GrantedBudget.of(claim.demand),
+                granted=GrantedBudget.of(claim.demand, state.settings.orders() if state.settings.rdp else None),
                 output=launcher.output_for(claim.id),
             )
         except (GatewayValidationError, LaunchError, ValidationError) as exc:  # nothing was sent yet
@@ -461,7 +474,13 @@ class Gateway:
         spent = result.spent.to_budget()
         if result.submission_id != claim.id:
             raise GatewayInternalError(f"the outcome of {claim.id} is for {result.submission_id}; result withheld")
-        if not spent.fits_in(claim.demand) or result.granted.to_budget() != claim.demand:
+        # per order under rdp: a receipt above the grant at any order, or over other orders, is withheld
+        if (
+            not spent.is_non_negative()
+            or not spent.fits_in(claim.demand)
+            or result.granted.to_budget() != claim.demand
+            or result.spent.alphas != result.granted.alphas
+        ):
             raise GatewayInternalError(
                 f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
             )

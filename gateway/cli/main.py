@@ -33,7 +33,7 @@ from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
-from gateway.core.scheduling.policy import MAX_N, Order, ReleaseTo
+from gateway.core.scheduling.policy import MAX_N, Accounting, Order, ReleaseTo
 from gateway.core.spec import MAX_SPEC_BYTES, decode_spec_bytes
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
@@ -101,12 +101,26 @@ def init(
         ReleaseTo,
         typer.Option(help="DPF: where a never-started launch returns its budget; locked as PrivateKube's Go (Q6)."),
     ] = "unlocked",
+    accounting: Annotated[
+        Accounting,
+        typer.Option(
+            help="basic: (ε, δ) add up per block. rdp: Rényi-DP curves over PrivateKube's alpha grid "
+            "(blocks then need --delta > 0; queries may ask for {rho})."
+        ),
+    ] = "basic",
     json_out: Json = False,
 ) -> None:
     """Create a ledger."""
     try:
         settings = PolicySettings.model_validate(
-            {"policy": policy, "n": n, "lifetime": lifetime, "order": order, "release_to": release_to}
+            {
+                "policy": policy,
+                "n": n,
+                "lifetime": lifetime,
+                "order": order,
+                "release_to": release_to,
+                "accounting": accounting,
+            }
         )
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
@@ -193,9 +207,8 @@ def datasets_add(
     render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
     if added:
         spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
-        render.console.print(
-            render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {added[0].capacity} each")
-        )
+        each = added[0].guarantee or added[0].capacity
+        render.console.print(render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {each} each"))
 
 
 @datasets_app.command("list")
@@ -236,7 +249,8 @@ def blocks_add(
     else:
         days = (to.date() - from_.date()).days + 1
         kept = f" ({days - len(blocks)} day(s) had their block already)" if len(blocks) < days else ""
-        render.console.print(render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {capacity} each{kept}"))
+        each = (blocks[0].guarantee or blocks[0].capacity) if blocks else capacity
+        render.console.print(render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {each} each{kept}"))
 
 
 @blocks_app.command(
@@ -249,10 +263,12 @@ def blocks_list(
 ) -> None:
     backend = backend_for(url, ledger)
     blocks = backend.blocks(name)
+    settings = backend.settings()
     if json_out:
-        render.print_json([render.block_json(b) for b in blocks])
+        alphas = settings.orders() if settings.rdp else None
+        render.print_json([render.block_json(b, alphas) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks, backend.settings()))
+        render.console.print(render.blocks_table(blocks, settings))
 
 
 @blocks_app.command("plot")
@@ -337,6 +353,22 @@ PROGRESS = {
     ClaimState.LAUNCHING: "launching the job",
     ClaimState.RUNNING: "running: Spark starts, reads the granted days, computes, writes the answer (often 15-110 s)",
 }
+
+
+@app.command()
+def preview(
+    spec_file: Annotated[Path, typer.Argument(help="The query spec (YAML or JSON).")],
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
+) -> None:
+    """Would this query be admitted now, and if not why; how many more copies the blocks could grant (no charge)."""
+    result = backend_for(url, ledger).preview(_read_spec(spec_file))
+    if json_out:
+        render.print_json(result.to_json())
+        return
+    for line in render.preview_lines(result):
+        render.console.print(render.plain(line))
 
 
 def _wait_with_progress(backend: Backend, submitted: Claim, started: float) -> Claim:

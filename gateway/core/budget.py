@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any
 
-from gateway.errors import GatewayValidationError
+from gateway.errors import GatewayInternalError, GatewayValidationError
 
 SCALE = Decimal("1e-18")
 ZERO = Decimal(0)
@@ -59,12 +60,44 @@ def _fmt(value: Decimal) -> str:
     return "0" if text in {"-0", "0"} else text
 
 
+Curve = tuple[Decimal, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """An (ε, δ) amount under basic composition: budgets add component-wise."""
+    """A ledger amount: an (ε, δ) pair under basic composition, or a Rényi-DP curve under rdp accounting.
+
+    A curve holds one ε per order alpha of the ledger's alpha grid (``PolicySettings.alphas``); ``epsilon`` and
+    ``delta`` are then zero and unused. Either way amounts add, subtract and compare component-wise (per
+    order for curves). The zero pair ``Budget()`` stands for the zero curve, so empty accounts need no
+    grid. Admission under rdp uses ``admissible_in`` ("fits at some order"), not ``fits_in``.
+    """
 
     epsilon: Decimal = ZERO
     delta: Decimal = ZERO
+    curve: Curve | None = None
+
+    @property
+    def is_curve(self) -> bool:
+        return self.curve is not None
+
+    def aligned_with(self, other: Budget) -> tuple[Curve, Curve]:
+        """Both sides as curves of one length; a zero pair stands for the zero curve."""
+        mine, theirs = self.curve, other.curve
+        if mine is None and theirs is None:
+            raise GatewayInternalError("aligned_with on two (ε, δ) budgets")
+        if mine is None:
+            mine = self._zero_curve(len(theirs or ()))
+        if theirs is None:
+            theirs = other._zero_curve(len(mine))
+        if len(mine) != len(theirs):
+            raise GatewayInternalError(f"RDP curves over different orders ({len(mine)} vs {len(theirs)})")
+        return mine, theirs
+
+    def _zero_curve(self, n: int) -> Curve:
+        if not (self.epsilon == 0 and self.delta == 0):
+            raise GatewayInternalError(f"cannot mix an (ε, δ) amount {self} with an RDP curve")
+        return (ZERO,) * n
 
     @classmethod
     def of(cls, epsilon: object, delta: object = 0) -> Budget:
@@ -102,35 +135,70 @@ class Budget:
         return cls(epsilon, quantize_down(budget.delta))
 
     def __add__(self, other: Budget) -> Budget:
-        return Budget(self.epsilon + other.epsilon, self.delta + other.delta)
+        if self.curve is None and other.curve is None:
+            return Budget(self.epsilon + other.epsilon, self.delta + other.delta)
+        a, b = self.aligned_with(other)
+        return Budget(curve=tuple(x + y for x, y in zip(a, b, strict=True)))
 
     def __sub__(self, other: Budget) -> Budget:
-        return Budget(self.epsilon - other.epsilon, self.delta - other.delta)
+        if self.curve is None and other.curve is None:
+            return Budget(self.epsilon - other.epsilon, self.delta - other.delta)
+        a, b = self.aligned_with(other)
+        return Budget(curve=tuple(x - y for x, y in zip(a, b, strict=True)))
 
     def fits_in(self, available: Budget) -> bool:
-        """True when this amount can be taken from ``available`` in every dimension."""
-        return self.epsilon <= available.epsilon and self.delta <= available.delta
+        """True when this amount can be taken from ``available`` in every dimension (every order)."""
+        if self.curve is None and available.curve is None:
+            return self.epsilon <= available.epsilon and self.delta <= available.delta
+        a, b = self.aligned_with(available)
+        return all(x <= y for x, y in zip(a, b, strict=True))
+
+    def admissible_in(self, available: Budget) -> bool:
+        """The admission rule: every dimension for (ε, δ); *some* order alpha for RDP curves."""
+        if self.curve is None and available.curve is None:
+            return self.fits_in(available)
+        a, b = self.aligned_with(available)
+        return any(x <= y for x, y in zip(a, b, strict=True))
 
     def min(self, other: Budget) -> Budget:
         """Component-wise minimum (how much of a fair share is still locked)."""
-        return Budget(min(self.epsilon, other.epsilon), min(self.delta, other.delta))
+        if self.curve is None and other.curve is None:
+            return Budget(min(self.epsilon, other.epsilon), min(self.delta, other.delta))
+        a, b = self.aligned_with(other)
+        return Budget(curve=tuple(min(x, y) for x, y in zip(a, b, strict=True)))
+
+    def clipped(self) -> Budget:
+        """Negative components raised to zero (a refund is never negative at any order)."""
+        if self.curve is None:
+            return Budget(max(self.epsilon, ZERO), max(self.delta, ZERO))
+        return Budget(curve=tuple(max(x, ZERO) for x in self.curve))
 
     def divided_by(self, n: int) -> Budget:
         """A 1/n share, rounded down so n shares never exceed the whole."""
+        if self.curve is not None:
+            return Budget(curve=tuple(quantize_down(x / n) for x in self.curve))
         return Budget(quantize_down(self.epsilon / n), quantize_down(self.delta / n))
 
+    def components(self) -> Curve:
+        """The amount per dimension: (ε, δ), or one ε per order."""
+        return self.curve if self.curve is not None else (self.epsilon, self.delta)
+
     def is_zero(self) -> bool:
-        return self.epsilon == 0 and self.delta == 0
+        return all(x == 0 for x in self.components())
 
     def is_non_negative(self) -> bool:
-        return self.epsilon >= 0 and self.delta >= 0
+        return all(x >= 0 for x in self.components())
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
+        if self.curve is not None:
+            return {"curve": [_fmt(x) for x in self.curve]}
         return {"epsilon": _fmt(self.epsilon), "delta": _fmt(self.delta)}
 
     @classmethod
-    def from_json(cls, data: dict[str, str]) -> Budget:
-        """A stored amount; the few distinct amounts of a large ledger are parsed once (budgets are immutable)."""
+    def from_json(cls, data: dict[str, Any]) -> Budget:
+        """A stored amount; the few distinct (ε, δ) amounts of a large ledger are parsed once (immutable)."""
+        if data.get("curve") is not None:
+            return cls(curve=tuple(Decimal(x) for x in data["curve"]))
         key = (data["epsilon"], data.get("delta", "0"))
         budget = _PARSED.get(key)
         if budget is None:
@@ -140,6 +208,9 @@ class Budget:
         return budget
 
     def __str__(self) -> str:
+        if self.curve is not None:
+            shown = ", ".join(f"{float(x):.4g}" for x in self.curve)
+            return f"RDP ε(alpha)=[{shown}]"
         if self.delta == 0:
             return f"ε={_fmt(self.epsilon)}"
         return f"ε={_fmt(self.epsilon)}, δ={_fmt(self.delta)}"

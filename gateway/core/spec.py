@@ -16,7 +16,15 @@ from enum import StrEnum
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from gateway.core.budget import Budget
 from gateway.core.datasets import ColumnType, Dataset, check_name
@@ -62,21 +70,57 @@ class BlockSelection(_Strict):
 
 
 class BudgetSpec(_Strict):
-    epsilon: Decimal
+    """``{epsilon, delta}`` (pure or approximate DP) or ``{rho}`` (zCDP; ledgers under rdp accounting only)."""
+
+    epsilon: Decimal | None = None
     delta: Decimal = Decimal(0)
+    rho: Decimal | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _exact(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "epsilon" not in data:
-            return data  # pydantic then names what is missing or unknown (e.g. a zCDP 'rho')
+        if not isinstance(data, dict):
+            return data
+        if data.get("rho") is not None and data.get("epsilon") is None and Decimal(str(data.get("delta", 0))) == 0:
+            data = {"rho": data["rho"]}  # a stored spec (model_dump) carries epsilon None and delta 0
+        elif data.get("rho", 0) is None:
+            data = {k: v for k, v in data.items() if k != "rho"}
+        if "rho" in data:
+            if "epsilon" in data or "delta" in data:
+                raise ValueError("give either {epsilon, delta} or {rho}, not both")
+            try:
+                rho = Budget.demand(data.get("rho")).epsilon  # same checks: finite, > 0, rounded up
+            except GatewayValidationError as exc:
+                raise ValueError(str(exc).replace("epsilon", "rho")) from None
+            return {**data, "rho": rho}
+        if "epsilon" not in data:
+            return data  # pydantic then names what is missing or unknown
         try:
             budget = Budget.demand(data.get("epsilon"), data.get("delta", 0))
         except GatewayValidationError as exc:
             raise ValueError(str(exc)) from None
         return {**data, "epsilon": budget.epsilon, "delta": budget.delta}
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> BudgetSpec:
+        if self.epsilon is None and self.rho is None:
+            raise ValueError("give {epsilon: E} (optionally with delta: D) or {rho: R}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> Any:
+        data = handler(self)
+        if self.rho is not None:
+            return {"rho": data["rho"]}
+        return {k: v for k, v in data.items() if k != "rho"}
+
     def to_budget(self) -> Budget:
+        """The (ε, δ) amount basic accounting charges; a zCDP budget has none."""
+        if self.epsilon is None:
+            raise GatewayValidationError(
+                "this ledger uses basic (ε, δ) accounting, which cannot charge a zCDP budget {rho}; give "
+                "{epsilon, delta} instead, or use a ledger made with: dpgw init --accounting rdp"
+            )
         return Budget(self.epsilon, self.delta)
 
 
@@ -255,9 +299,13 @@ ACCEPTED: dict[str, str] = {
     "blocks.last": "a whole number >= 1 (the K most recent blocks)",
     "blocks.from": "a date, YYYY-MM-DD",
     "blocks.to": "a date, YYYY-MM-DD",
-    "budget": "{epsilon: E} or {epsilon: E, delta: D} (pure or approximate DP; other budget kinds are not supported)",
+    "budget": (
+        "{epsilon: E}, {epsilon: E, delta: D} (pure or approximate DP) "
+        "or {rho: R} (zCDP, on ledgers made with dpgw init --accounting rdp)"
+    ),
     "budget.epsilon": "a finite number > 0",
     "budget.delta": "a number in [0, 1) (default 0)",
+    "budget.rho": "a finite number > 0 (zCDP; needs a ledger made with dpgw init --accounting rdp)",
     "privacy_unit": "row, or {id_column: C, max_rows_per_id: K}",
     "privacy_unit.id_column": "one column name",
     "privacy_unit.max_rows_per_id": "a whole number >= 1",
@@ -317,7 +365,7 @@ def _problem(err: Any) -> tuple[str, str]:
         model = _SECTIONS.get(parent)
         known = f"; {parent or 'the spec'} takes {_fields(model)}" if model else ""
         if parent == "budget":
-            known += " (an (ε, δ) budget: pure or approximate DP; other kinds such as zCDP rho are not supported)"
+            known += " (an (ε, δ) budget, or {rho} for zCDP on ledgers made with dpgw init --accounting rdp)"
         return shown, f"unknown field{known}; check the spelling (the README's query spec lists every field)"
     if kind == "missing":
         return shown, f"missing; give {accepted}" if accepted else "missing"

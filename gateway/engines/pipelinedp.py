@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ import pipeline_dp
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from gateway.core import rdp
 from gateway.core.budget import Budget
 from gateway.core.jobs import GroupValue, JobRequest
 from gateway.core.spec import AggregateFunction, QuerySpec
@@ -69,7 +71,7 @@ class PipelineDPEngine:
 
     def run(self, df: DataFrame, request: JobRequest) -> EngineAnswer:
         spec = request.spec
-        granted = request.granted.to_budget()
+        granted = _handed(request)
         eps, delta = budget_as_floats(granted)
         keys = group_keys(request)
         data = _rows(_prepare.standardize(df, spec), spec)
@@ -86,7 +88,7 @@ class PipelineDPEngine:
         accountant.compute_budgets()
         rows = dict(result.collect())
 
-        spent = _spent(accountant, eps, delta, granted)
+        spent = _receipt(request, accountant, eps, delta, granted)
         metric = spec.aggregate.function.value
         values: list[GroupValue] = []
         notes = _fixed_notes(spec, len(keys))
@@ -137,6 +139,39 @@ def _params(spec: QuerySpec, granted: Budget, n_keys: int) -> pipeline_dp.Aggreg
     return pipeline_dp.AggregateParams(
         metrics=[_METRICS[agg.function]], noise_kind=noise, **bounds, **contributions
     )
+
+
+def _handed(request: JobRequest) -> Budget:
+    """The (ε, δ) the accountant holds: the grant, or under rdp accounting the spec's (ε, δ) whose curve was granted."""
+    if request.granted.curve is None:
+        return request.granted.to_budget()
+    budget = request.spec.budget
+    if budget.epsilon is None:  # the ledger refuses {rho} for this engine at submission
+        raise GatewayInternalError("PipelineDP takes an (ε, δ) budget, not {rho}")
+    return Budget(budget.epsilon, budget.delta)
+
+
+def _receipt(
+    request: JobRequest, accountant: pipeline_dp.NaiveBudgetAccountant, eps: float, delta: float, granted: Budget
+) -> Budget:
+    """(ε, δ) from the accountant's mechanism specs; under rdp their RDP curve on the grant's orders.
+
+    A Gaussian mechanism's curve is rho*alpha with rho = 1/(2 sigma^2) for the sigma PipelineDP computes
+    from that mechanism's own (ε, δ) at sensitivity 1 (noise scales with the sensitivity, so the ratio is
+    the same); Laplace mechanisms are pure ε-DP and their spent ε gets the pure-DP curve.
+    """
+    alphas = request.granted.alphas
+    if alphas is None:
+        return _spent(accountant, eps, delta, granted)
+    rho = Decimal(0)
+    laplace = []
+    for s in accountant.mechanism_specs:
+        if s.mechanism_type == pipeline_dp.aggregate_params.MechanismType.GAUSSIAN:
+            rho += rdp.sigma_rho(rdp.library_sigma(s.eps, s.delta)) * s.count
+        else:
+            laplace.append(s.eps * s.count)
+    pure = spent_to_decimal(math.fsum(laplace), eps, granted.epsilon) if laplace else Decimal(0)
+    return Budget(curve=rdp.rho_curve(rho, alphas)) + Budget(curve=rdp.pure_curve(pure, alphas))
 
 
 def _spent(

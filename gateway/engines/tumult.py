@@ -30,9 +30,11 @@ from tmlt.analytics import (
     PrivacyBudget,
     PureDPBudget,
     QueryBuilder,
+    RhoZCDPBudget,
     Session,
 )
 
+from gateway.core import rdp
 from gateway.core.budget import ZERO, Budget
 from gateway.core.jobs import GroupValue, JobRequest
 from gateway.core.spec import AggregateFunction, GroupKey, QuerySpec
@@ -42,6 +44,7 @@ from gateway.engines.base import (
     budget_as_floats,
     clamp_to_range,
     fixed_notes,
+    float_at_most,
     group_keys,
     spent_to_decimal,
 )
@@ -70,8 +73,7 @@ class TumultEngine:
     def run(self, df: DataFrame, request: JobRequest) -> EngineAnswer:
         spec = request.spec
         granted = request.granted.to_budget()
-        eps, _ = budget_as_floats(granted)
-        budget: PrivacyBudget = PureDPBudget(eps)  # pure-DP mechanisms only: δ is never used (see above)
+        budget = _session_budget(request)
         data = _prepare.standardize(df, spec)
         # Tumult has no boolean columns; "true"/"false" strings carry the same keys.
         is_bool_key = spec.group_by is not None and isinstance(
@@ -84,9 +86,11 @@ class TumultEngine:
             privacy_budget=budget, source_id=SOURCE_ID, dataframe=data, protected_change=protected
         )
         rows = session.evaluate(_query(spec, is_bool_key), budget).collect()
-        spent = _spent(budget, session.remaining_privacy_budget, granted)
+        spent = _receipt(request, budget, session.remaining_privacy_budget)
         answer = _answer(request, rows, spent, is_bool_key)
-        if granted.delta > 0:
+        if isinstance(budget, RhoZCDPBudget):
+            answer.notes.append(f"Tumult answered under rho-zCDP (Gaussian noise) with rho = {budget.value}.")
+        elif granted.delta > 0:
             answer.notes.append(
                 f"Tumult answered with pure-DP (Laplace or geometric) noise: the granted delta {granted.delta} "
                 "was not used and is not charged."
@@ -116,6 +120,46 @@ def _query(spec: QuerySpec, is_bool_key: bool) -> Query:
         AggregateFunction.VARIANCE: grouped.variance,
     }[agg.function]
     return method(_prepare.VALUE, agg.low, agg.high, name=_prepare.VALUE)
+
+
+def _session_budget(request: JobRequest) -> PrivacyBudget:
+    """The session's budget: exactly the grant, in the kind of budget whose noise the grant was charged for.
+
+    (ε, δ) grants and rdp grants of {epsilon} (δ = 0): ``PureDPBudget(ε)`` (pure-DP mechanisms only: δ is
+    never used, see above). RDP grants of {rho}: ``RhoZCDPBudget(rho)``; of {epsilon, delta > 0}:
+    ``RhoZCDPBudget`` with the rho of the Gaussian the library calibrates for (ε, δ), whose curve the
+    ledger reserved (``rdp.gaussian_rho``). Floats are rounded toward zero, never above the grant.
+    """
+    budget = request.spec.budget
+    if request.granted.curve is not None:
+        if budget.rho is not None:
+            return RhoZCDPBudget(float_at_most(budget.rho))
+        assert budget.epsilon is not None
+        if budget.delta > 0:
+            return RhoZCDPBudget(float_at_most(rdp.gaussian_rho(budget.epsilon, budget.delta)))
+    eps, _ = budget_as_floats(request.granted.to_budget() if request.granted.curve is None else _pure(request))
+    return PureDPBudget(eps)
+
+
+def _pure(request: JobRequest) -> Budget:
+    assert request.spec.budget.epsilon is not None
+    return Budget(request.spec.budget.epsilon)
+
+
+def _receipt(request: JobRequest, start: PrivacyBudget, remaining: PrivacyBudget) -> Budget:
+    """What the session spent, as the ledger keeps it: (ε, δ), or its RDP curve on the grant's orders."""
+    alphas = request.granted.alphas
+    if alphas is None:
+        return _spent(start, remaining, request.granted.to_budget())
+    if isinstance(start, RhoZCDPBudget) and isinstance(remaining, RhoZCDPBudget):
+        rho_granted = request.spec.budget.rho
+        if rho_granted is None:
+            assert request.spec.budget.epsilon is not None
+            rho_granted = rdp.gaussian_rho(request.spec.budget.epsilon, request.spec.budget.delta)
+        rho = _component(start.value, remaining.value, start.value.to_float(round_up=False), rho_granted)
+        return Budget(curve=rdp.rho_curve(rho, alphas))
+    pure = _spent(start, remaining, _pure(request))
+    return Budget(curve=rdp.pure_curve(pure.epsilon, alphas))
 
 
 def _spent(start: PrivacyBudget, remaining: PrivacyBudget, granted: Budget) -> Budget:

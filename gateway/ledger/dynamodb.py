@@ -4,7 +4,8 @@ Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<k
 ``claim#<id>``, ``analyst#<name>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
 ``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order). Every
 record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
-(ε and δ) as numbers, and a claim its ``state``.
+(ε and δ) as numbers (basic accounting only: RDP curves stay in ``doc`` and are conditioned on the
+version alone), and a claim its ``state``.
 
 A change is all-or-nothing: every record is conditioned on the version it replaces (creates on
 ``attribute_not_exists``) and, when this store read the prior record, on its prior claim state and on
@@ -280,15 +281,21 @@ class DynamoDBLedgerStore:
         item = {
             "pk": {"S": LEDGER}, "sk": {"S": f"block#{block.key}"}, "doc": {"S": _dumps(block.to_json())},
             "version": {"N": str(block.version)},
-            "unlocked_eps": _num(block.unlocked.epsilon), "unlocked_delta": _num(block.unlocked.delta),
-            "remaining_eps": _num(block.remaining.epsilon), "remaining_delta": _num(block.remaining.delta),
         }
+        if not block.capacity.is_curve:
+            item |= {
+                "unlocked_eps": _num(block.unlocked.epsilon), "unlocked_delta": _num(block.unlocked.delta),
+                "remaining_eps": _num(block.remaining.epsilon), "remaining_delta": _num(block.remaining.delta),
+            }
         if block.version == 1:
             return self._create(item)
         condition = "#v = :prev"
         values: dict[str, Any] = {":prev": {"N": str(block.version - 1)}}
         prior = self._seen_blocks.get(block.key)
-        if prior is not None and prior.version == block.version - 1:
+        # Under rdp accounting a block's amounts are curves (one ε per order, "fits at some order"),
+        # which a DynamoDB condition cannot express; the version condition alone makes the write
+        # sound: it applies only to the very record the change was computed from.
+        if prior is not None and prior.version == block.version - 1 and not block.capacity.is_curve:
             # The budget this change takes out of the block's unlocked and remaining accounts: the stored
             # amounts must cover it (DynamoDB conditions compare, they do not subtract).
             take = prior.unlocked - block.unlocked

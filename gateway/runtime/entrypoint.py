@@ -76,7 +76,7 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         dataset=request.dataset.name,
         blocks=request.blocks,
         granted=request.granted,
-        spent=GrantedBudget.of(answer.spent),
+        spent=GrantedBudget.of(answer.spent, request.granted.alphas),
         aggregate=spec.aggregate.function.value,
         column=spec.aggregate.column,
         group_by=spec.group_by.column if spec.group_by is not None else None,
