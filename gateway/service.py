@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from gateway.core import ledger as core
 from gateway.core.blocks import Block, block_key, days_between
 from gateway.core.budget import Budget
-from gateway.core.burndown import Point, remaining_series
+from gateway.core.burndown import BurnDown, burn_down
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.forecast import Forecast, forecast
@@ -186,7 +186,12 @@ class Gateway:
         columns = _declared_columns(fmt, found, schema)
         try:
             dataset = Dataset(
-                name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns,
+                name=name,
+                path=path,
+                format=fmt,
+                time_column=time_column,
+                block_period=period,
+                columns=columns,
                 launcher=launcher,
             )
         except ValidationError as exc:
@@ -498,12 +503,13 @@ class Gateway:
     def audit(self) -> list[AuditEvent]:
         return self.store.audit()
 
-    def burn_down(self, dataset: str) -> tuple[list[Block], Mapping[str, list[Point]]]:
-        """A data set's blocks today and each one's remaining budget over time (from the audit trail)."""
+    def burn_down(self, dataset: str) -> BurnDown:
+        """A data set's blocks today and their remaining budget over time (from the audit trail)."""
         state = self.store.load()
         state.dataset(dataset)  # an unknown data set is a clear error
-        blocks = state.blocks_of(dataset)
-        return blocks, remaining_series(self.store.audit(), [b.key for b in blocks])
+        return burn_down(
+            state.blocks_of(dataset), self.store.audit(), state.settings.orders() if state.settings.rdp else ()
+        )
 
     def dashboard(self, viewer: str | None) -> Dashboard:
         """The dashboard's content as ``viewer`` may see it (None: an operator, who sees every query)."""
@@ -599,8 +605,7 @@ def _declared_columns(
         unknown = [name for name in schema if name not in found]
         if unknown:
             raise GatewayValidationError(
-                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: "
-                f"{', '.join(found)}"
+                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: {', '.join(found)}"
             )
         return {**found, **schema}
     return dict(found)

@@ -280,14 +280,14 @@ def blocks_plot(
 ) -> None:
     """Plot a data set's budget per block and its burn-down over time (PNG), or print the series (--json)."""
     gateway = build_gateway(ledger)
-    blocks, series = gateway.burn_down(name)
+    view = gateway.burn_down(name)
     if json_out:
-        render.print_json(plot.series_json(name, blocks, series))
+        render.print_json(plot.series_json(name, view))
         return
     if out is None:
         raise GatewayValidationError("give --out FILE.png for the picture, or --json for the series")
-    plot.write_png(plot.burn_figure(name, blocks, series, gateway.clock()), out)
-    render.console.print(f"Wrote {out} ({len(blocks)} block(s) of {name})")
+    plot.write_png(plot.burn_figure(name, view, gateway.clock()), out)
+    render.console.print(render.plain(f"Wrote {out} ({len(view.blocks)} block(s) of {name})"))
 
 
 # A submission that ended without running: rejected (budget, 3); its launch never started or its job

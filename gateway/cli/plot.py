@@ -7,23 +7,29 @@ stacked, one bar per block), and the data set's total remaining ε over time, fr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.core.blocks import Block
 from gateway.core.budget_state import block_state
-from gateway.core.burndown import Point, total_series
+from gateway.core.burndown import BurnDown
 from gateway.errors import GatewayValidationError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 ACCOUNTS = ("consumed", "allocated", "unlocked", "locked")
-COLORS = {"consumed": "#b2182b", "allocated": "#ef8a62", "unlocked": "#67a9cf", "locked": "#d1e5f0"}
+COLORS = {
+    "consumed": "#b2182b",
+    "allocated": "#ef8a62",
+    "unlocked": "#67a9cf",
+    "locked": "#d1e5f0",
+    "used or held": "#b2182b",
+    "left": "#67a9cf",
+}
 
 
-def series_json(dataset: str, blocks: Sequence[Block], series: Mapping[str, list[Point]]) -> dict[str, Any]:
+def series_json(dataset: str, view: BurnDown) -> dict[str, Any]:
+    blocks, series = view.blocks, view.series
     return {
         "dataset": dataset,
         "blocks": [
@@ -37,13 +43,11 @@ def series_json(dataset: str, blocks: Sequence[Block], series: Mapping[str, list
             }
             for b in blocks
         ],
-        "total_remaining": [p.to_json() for p in total_series(series)],
+        "total_remaining": [p.to_json() for p in view.total],
     }
 
 
-def burn_figure(
-    dataset: str, blocks: Sequence[Block], series: Mapping[str, list[Point]], now: dt.datetime | None = None
-) -> Figure:
+def burn_figure(dataset: str, view: BurnDown, now: dt.datetime | None = None) -> Figure:
     """The two panels; ``now`` extends the burn-down's last step to the present."""
     try:
         from matplotlib.figure import Figure
@@ -51,12 +55,12 @@ def burn_figure(
         raise GatewayValidationError(
             "plotting needs matplotlib; install it with: pip install 'dp-gateway[simulate]'"
         ) from None
+    blocks, total = view.blocks, view.total
     fig = Figure(figsize=(max(7.0, 0.25 * len(blocks) + 3), 7))
     top, bottom = fig.subplots(2, 1)
     days = [b.day.isoformat() for b in blocks]
     base = [0.0] * len(blocks)
-    for name in ACCOUNTS:
-        values = [float(getattr(b, name).epsilon) for b in blocks]
+    for name, values in _bars(view):
         top.bar(days, values, bottom=base, color=COLORS[name], label=name)
         base = [a + v for a, v in zip(base, values, strict=True)]
     top.set_title(f"{dataset}: privacy budget per block (ε)")
@@ -64,7 +68,6 @@ def burn_figure(
     top.set_ylabel("ε")
     top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     top.tick_params(axis="x", labelrotation=90, labelsize="x-small")
-    total = total_series(series)
     if total:
         times = [p.at for p in total]
         values = [float(p.remaining.epsilon) for p in total]
@@ -80,6 +83,15 @@ def burn_figure(
     bottom.tick_params(axis="x", labelrotation=30, labelsize="small")
     fig.tight_layout()
     return fig
+
+
+def _bars(view: BurnDown) -> list[tuple[str, list[float]]]:
+    """The stacked ε per block: the four accounts, or under rdp the ε still left at the block's δ and the rest."""
+    if not any(b.capacity.is_curve for b in view.blocks):
+        return [(name, [float(getattr(b, name).epsilon) for b in view.blocks]) for name in ACCOUNTS]
+    left = [float(view.left[b.key]) for b in view.blocks]
+    whole = [float((b.guarantee or b.capacity).epsilon) for b in view.blocks]
+    return [("used or held", [w - x for w, x in zip(whole, left, strict=True)]), ("left", left)]
 
 
 def write_png(fig: Figure, out: Path) -> None:

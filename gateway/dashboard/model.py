@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from gateway.core.blocks import Block
 from gateway.core.budget_state import BudgetState, block_state, remaining_fraction
-from gateway.core.burndown import Point, remaining_series, total_series
+from gateway.core.burndown import Point, burn_down
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.forecast import Forecast, forecast
 from gateway.core.ledger import AuditEvent, LedgerState
@@ -64,12 +64,12 @@ def build(state: LedgerState, events: list[AuditEvent], now: dt.datetime, viewer
     datasets = []
     for name in sorted(state.datasets):
         blocks = state.blocks_of(name)
-        series = remaining_series(events, [b.key for b in blocks])
+        view = burn_down(blocks, events, state.settings.orders() if state.settings.rdp else ())
         datasets.append(
             DatasetView(
                 name,
                 [BlockView(b, block_state(b), remaining_fraction(b)) for b in blocks],
-                total_series(series),
+                view.total,
             )
         )
     waiting = sorted(

@@ -34,8 +34,9 @@ def test_plot_json_series_follow_the_audit_trail(ledger, tmp_path, capsys):  # n
 
 def test_plot_png_has_one_bar_per_block_and_labelled_axes(ledger, tmp_path, capsys):  # noqa: F811
     pending_submission(tmp_path)
-    blocks, series = build_gateway(str(ledger)).burn_down("purchases")
-    fig = plot.burn_figure("purchases", blocks, series)
+    view = build_gateway(str(ledger)).burn_down("purchases")
+    blocks = view.blocks
+    fig = plot.burn_figure("purchases", view)
     top, bottom = fig.axes
     assert len(top.patches) == len(blocks) * len(plot.ACCOUNTS)  # one stacked bar per block
     assert [t.get_text() for t in top.get_xticklabels()] == [b.day.isoformat() for b in blocks]
