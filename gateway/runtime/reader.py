@@ -19,6 +19,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from gateway.core import predicate
 from gateway.core.datasets import ColumnType, DataFormat, Dataset
 from gateway.core.spec import QuerySpec
 from gateway.errors import DataNotFoundError, GatewayValidationError
@@ -39,19 +40,18 @@ _MISSING = {"PATH_NOT_FOUND", "UNABLE_TO_INFER_SCHEMA"}
 
 def spark_schema(dataset: Dataset) -> T.StructType:
     """The registered schema as a Spark schema, in registration (file header) order."""
-    return T.StructType(
-        [T.StructField(name, SPARK_TYPES[kind], True) for name, kind in dataset.columns.items()]
-    )
+    return T.StructType([T.StructField(name, SPARK_TYPES[kind], True) for name, kind in dataset.columns.items()])
 
 
 def spec_columns(spec: QuerySpec) -> list[str]:
-    """The columns a spec reads: its id, group-by and aggregate columns, each once."""
-    names = [
-        spec.privacy_unit.id_column,
-        spec.group_by.column if spec.group_by else None,
-        spec.aggregate.column,
-    ]
-    return list(dict.fromkeys(n for n in names if n is not None))
+    """The stored columns a spec reads (id, group-by, aggregate, filter and derive sources), each once."""
+    derived = {d.name for d in spec.derive or []}
+    names: list[str | None] = [spec.privacy_unit.id_column]
+    names += [d.source for d in spec.derive or []]
+    names += spec.group_by.names if spec.group_by else []
+    names += [a.column for a in spec.all_aggregates]
+    names += predicate.columns_of(predicate.parse(spec.where)) if spec.where else []
+    return list(dict.fromkeys(n for n in names if n is not None and n not in derived))
 
 
 def day_ranges(blocks: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -133,12 +133,8 @@ def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.d
     elif isinstance(kind, T.StringType) and dataset.columns.get(name) is ColumnType.DATE:
         bound = _iso_date  # day=... partitions read as strings: ISO dates sort as text
     else:
-        raise GatewayValidationError(
-            f"time column {name!r} is read as {kind.simpleString()}, not a date or timestamp"
-        )
-    return reduce(
-        lambda acc, cond: acc | cond, [(time >= bound(start)) & (time < bound(end)) for start, end in ranges]
-    )
+        raise GatewayValidationError(f"time column {name!r} is read as {kind.simpleString()}, not a date or timestamp")
+    return reduce(lambda acc, cond: acc | cond, [(time >= bound(start)) & (time < bound(end)) for start, end in ranges])
 
 
 def _utc_timestamp(day: dt.date) -> Column:
