@@ -99,14 +99,15 @@ CASES = {
         {"epsilom": 1},
         [
             "epsilom: unknown field; the spec takes engine, dataset, analyst, blocks, budget, privacy_unit, "
-            "where, derive, aggregate, aggregates, group_by, contribution, client_id; check the spelling (the README's query spec lists every field)"
+            "where, derive, aggregate, aggregates, group_by, contribution, client_id; check the spelling "
+            "(the README's query spec lists every field)"
         ],
     ),
     "a misspelt aggregate field": (
         {"aggregate": {"function": "count", "colum": "amount"}},
         [
-            "aggregate.colum: unknown field; aggregate takes function, column, low, high, q, budget_share; check the spelling "
-            "(the README's query spec lists every field)"
+            "aggregate.colum: unknown field; aggregate takes function, column, low, high, q, budget_share; "
+            "check the spelling (the README's query spec lists every field)"
         ],
     ),
 }

@@ -3,7 +3,7 @@ bounds, several aggregates with a budget split, the new functions) on both engin
 answer compared with the true answer after truncation within 5 noise standard deviations, and the
 noise of per-group bounds calibrated against its closed form."""
 
-# ruff: noqa: RUF002, RUF003  (the statistics read best in their own symbols)
+# ruff: noqa: RUF002  (the statistics read best in their own symbols)
 from __future__ import annotations
 
 import math
