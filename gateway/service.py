@@ -164,7 +164,12 @@ class Gateway:
         columns = _declared_columns(fmt, found, schema)
         try:
             dataset = Dataset(
-                name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns,
+                name=name,
+                path=path,
+                format=fmt,
+                time_column=time_column,
+                block_period=period,
+                columns=columns,
                 launcher=launcher,
             )
         except ValidationError as exc:
@@ -485,8 +490,7 @@ def _declared_columns(
         unknown = [name for name in schema if name not in found]
         if unknown:
             raise GatewayValidationError(
-                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: "
-                f"{', '.join(found)}"
+                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: {', '.join(found)}"
             )
         return {**found, **schema}
     return dict(found)

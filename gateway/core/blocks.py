@@ -137,7 +137,4 @@ def resolve_selection(dataset: str, selection: BlockSelection, existing: Iterabl
 
 def new_blocks(dataset: str, days: Sequence[dt.date], capacity: Budget, unlocked: Budget) -> list[Block]:
     zero = Budget()
-    return [
-        Block(dataset, day, capacity, unlocked, zero, zero).check()
-        for day in days
-    ]
+    return [Block(dataset, day, capacity, unlocked, zero, zero).check() for day in days]

@@ -31,6 +31,7 @@ CAPABILITIES: dict[str, frozenset[Engine]] = {
     "group_by on several columns": frozenset({T, P}),
     "contribution (per-group bounds)": frozenset({T, P}),
     "contribution with count_distinct": frozenset(),
+    "group keys selected privately (keys: private)": frozenset({P}),
 }
 
 
@@ -45,6 +46,8 @@ def features(spec: QuerySpec) -> list[str]:
         used.append("derive (bin, date_part)")
     if spec.group_by is not None and spec.group_by.multi:
         used.append("group_by on several columns")
+    if spec.group_by is not None and spec.group_by.private:
+        used.append("group keys selected privately (keys: private)")
     if spec.contribution is not None:
         used.append("contribution (per-group bounds)")
         if any(a.function is AggregateFunction.COUNT_DISTINCT for a in spec.all_aggregates):

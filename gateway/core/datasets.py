@@ -90,6 +90,5 @@ class Dataset(BaseModel):
             return self.columns[column]
         except KeyError:
             raise UnknownColumnError(
-                f"{role} column {column!r} is not in data set {self.name!r}; "
-                f"its columns are: {', '.join(self.columns)}"
+                f"{role} column {column!r} is not in data set {self.name!r}; its columns are: {', '.join(self.columns)}"
             ) from None

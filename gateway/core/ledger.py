@@ -168,9 +168,7 @@ def add_dataset(state: LedgerState, dataset: Dataset, now: dt.datetime) -> Step:
     return state.with_(datasets=[dataset]), [AuditEvent(now, "dataset-added", reason=dataset.path)]
 
 
-def add_blocks(
-    state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime
-) -> Step:
+def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime) -> Step:
     state.dataset(dataset)
     if not days:
         raise BlockRangeError("no days to add")
@@ -343,9 +341,7 @@ def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) ->
     per period). Locked is derived, so lowering allocated alone re-locks it.
     """
     claim = state.claim(claim_id)
-    released = claim.transition(
-        ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason
-    )
+    released = claim.transition(ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason)
     to_locked = state.settings.release_to == "locked"
     blocks = []
     for key, demand in claim.demands().items():

@@ -13,7 +13,7 @@ import math
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -258,12 +258,13 @@ class GroupBy(_Strict):
     """Group-by on one or several columns with keys declared up front (the key set reveals nothing).
 
     One column: ``{column: C, keys: [k1, k2]}``. Several: ``{columns: [A, B], keys: {A: [...], B: [...]}}``
-    (every combination) or ``keys: [[a1, b1], [a2, b2]]`` (these combinations only).
+    (every combination) or ``keys: [[a1, b1], [a2, b2]]`` (these combinations only). ``keys: private``
+    lets the engine select the groups from the data with DP (private partition selection; needs δ > 0).
     """
 
     column: str | None = None
     columns: list[str] | None = Field(default=None, min_length=1, max_length=8)
-    keys: list[GroupKey] | dict[str, list[GroupKey]] | list[list[GroupKey]]
+    keys: list[GroupKey] | dict[str, list[GroupKey]] | list[list[GroupKey]] | Literal["private"]
 
     @model_validator(mode="after")
     def _shape(self) -> GroupBy:
@@ -272,6 +273,8 @@ class GroupBy(_Strict):
         names = self.names
         if len(set(names)) != len(names):
             raise ValueError("group-by columns must be distinct")
+        if self.private:
+            return self
         if not self.keys:
             raise ValueError("group_by needs declared public 'keys' (the gateway never reads keys from the data)")
         if isinstance(self.keys, dict):
@@ -285,7 +288,7 @@ class GroupBy(_Strict):
             for combo in self.keys:
                 if not isinstance(combo, list) or len(combo) != len(names):
                     raise ValueError(f"each key combination lists one value per column ({', '.join(names)})")
-            _distinct([tuple(c) for c in self.keys], "key combinations")
+            _distinct([tuple(c) for c in self.keys if isinstance(c, list)], "key combinations")
         else:
             if any(isinstance(k, list) for k in self.keys):
                 raise ValueError("mix of single keys and key combinations")
@@ -301,12 +304,19 @@ class GroupBy(_Strict):
         return [self.column] if self.column is not None else list(self.columns or [])
 
     @property
+    def private(self) -> bool:
+        """Keys selected from the data with DP, not declared."""
+        return self.keys == "private"
+
+    @property
     def multi(self) -> bool:
         return self.columns is not None
 
     @property
     def combinations(self) -> list[tuple[GroupKey, ...]]:
-        """Every declared key combination, one value per column, in declared order."""
+        """Every declared key combination, one value per column, in declared order (none if private)."""
+        if isinstance(self.keys, str):
+            return []
         if isinstance(self.keys, dict):
             combos: list[tuple[GroupKey, ...]] = [()]
             for name in self.names:
@@ -404,6 +414,14 @@ class QuerySpec(_Strict):
             )
         if self.privacy_unit.is_row and any(a.function is AggregateFunction.PRIVACY_ID_COUNT for a in aggs):
             raise ValueError("privacy_id_count needs an id privacy unit (with rows as the unit, use count)")
+        if self.group_by is not None and self.group_by.private:
+            if self.budget.delta == 0:
+                raise ValueError(
+                    "group_by keys: private selects groups from the data with DP, which needs delta > 0 in the "
+                    "budget (e.g. budget: {epsilon: 1, delta: 1e-6}); or declare the keys"
+                )
+            if len(aggs) > 1:
+                raise ValueError("group_by keys: private takes one aggregate (each would select its own groups)")
         names = [d.name for d in self.derive or []]
         if len(set(names)) != len(names):
             raise ValueError("derived column names ('as') must be distinct")
@@ -579,7 +597,8 @@ ACCEPTED: dict[str, str] = {
     "(every combination) or keys: [[a1, b1], ...] (these combinations), keys declared",
     "group_by.column": "one column name (for several, use columns: [A, B])",
     "group_by.columns": "a list of 1-8 distinct column names",
-    "group_by.keys": "a non-empty list of distinct keys, a {column: [keys]} mapping, or a list of combinations",
+    "group_by.keys": "a non-empty list of distinct keys, a {column: [keys]} mapping, a list of combinations, "
+    "or private (groups selected from the data with DP; needs delta > 0)",
     "group_by.keys[]": "a string, integer or boolean (or a list of them, one per column)",
     "contribution": "{max_groups_per_id: G, max_rows_per_group_per_id: R} (with an id privacy unit and a group_by)",
     "contribution.max_groups_per_id": "a whole number >= 1",
@@ -598,7 +617,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "derive[].bin": Bin,
     "derive[].date_part": DatePart,
 }
-_SHAPE_ERRORS = frozenset({"dict_type", "list_type"})
+_SHAPE_ERRORS = frozenset({"dict_type", "list_type", "literal_error"})
 _UNION_TAGS = frozenset({"str", "int", "bool"})  # pydantic tags each member of the GroupKey union
 
 

@@ -149,6 +149,8 @@ def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
             value = column(agg.column).cast(T.DoubleType())
             selected.append(F.when(F.isnan(value), F.lit(None)).otherwise(value).alias(name))
     out = df.select(*selected)
-    if spec.group_by is not None:
+    if spec.group_by is not None and spec.group_by.private:
+        out = out.where(F.col(KEY).isNotNull())  # a group of nulls is no group (as with declared keys)
+    elif spec.group_by is not None:
         out = out.where(F.col(KEY).isin(group_keys(request)))
     return out

@@ -109,6 +109,22 @@ def public_key(request: JobRequest, index: int) -> GroupKey | list[GroupKey] | N
     return list(combo) if group.multi else combo[0]
 
 
+def decode_key(request: JobRequest, key: object) -> GroupKey | list[GroupKey]:
+    """A key the engine selected from the data (``keys: private``), typed like its column(s)."""
+    group = request.spec.group_by
+    assert group is not None
+    if not group.multi:
+        assert isinstance(key, str | int | bool)
+        return key
+    columns = request.spec.schema_with_derived(request.dataset)
+    parts = str(key).split(KEY_SEPARATOR)
+    out: list[GroupKey] = []
+    for name, part in zip(group.names, parts, strict=True):
+        kind = columns[name].value
+        out.append(int(part) if kind == "integer" else part == "true" if kind == "boolean" else part)
+    return out
+
+
 def caps_text(spec: QuerySpec) -> str:
     """The contribution caps an aggregate ran under, in words."""
     if spec.contribution is not None:

@@ -42,6 +42,7 @@ from gateway.engines.base import (
     budget_as_floats,
     caps_text,
     clamp_to_range,
+    decode_key,
     fixed_notes,
     group_keys,
     public_key,
@@ -76,6 +77,8 @@ class PipelineDPEngine:
         granted = request.granted.to_budget()
         eps, delta = budget_as_floats(granted)
         keys = group_keys(request)
+        # With private keys the number of groups is unknown: an id's rows can reach as many groups as it has rows.
+        n_keys = len(keys) if keys else (spec.privacy_unit.max_rows_per_id or 1)
         data = _prepare.standardize(df, request)
 
         accountant = pipeline_dp.NaiveBudgetAccountant(total_epsilon=eps, total_delta=delta)
@@ -90,20 +93,31 @@ class PipelineDPEngine:
         pending = []
         for index, agg in enumerate(spec.all_aggregates):
             first = len(accountant.mechanism_specs)
-            params = _params(spec, index, granted, len(keys))
+            params = _params(spec, index, granted, n_keys)
             rows = _rows(data, spec, index)
-            result = engine.aggregate(rows.rdd.map(tuple), params, extractors, public_partitions=keys)
+            private = spec.group_by is not None and spec.group_by.private
+            result = engine.aggregate(
+                rows.rdd.map(tuple), params, extractors, public_partitions=None if private else keys
+            )
             pending.append((agg, result, first, len(accountant.mechanism_specs)))
         accountant.compute_budgets()
 
         spent = _spent(accountant, eps, delta, granted)
-        notes = _fixed_notes(spec, len(keys))
+        notes = _fixed_notes(spec, n_keys)
         answers: list[AggregateAnswer] = []
         for agg, result, first, last in pending:
             rows_by_key = dict(result.collect())
             values: list[GroupValue] = []
             metric = _metric_name(agg)
-            for index, key in enumerate(keys):
+            if spec.group_by is not None and spec.group_by.private:  # the DP-selected groups, in key order
+                for key in sorted(rows_by_key, key=str):
+                    value = float(getattr(rows_by_key[key], metric))
+                    if agg.low is not None and agg.high is not None:
+                        value = clamp_to_range(agg.function, agg.low, agg.high, value)
+                    values.append(GroupValue(key=decode_key(request, key), value=value))
+                keys_seen = len(values)
+                notes.append(f"Groups were selected from the data with DP: {keys_seen} group(s) released.")
+            for index, key in enumerate(keys):  # declared keys (none when private)
                 if key not in rows_by_key:
                     raise GatewayInternalError(
                         f"PipelineDP returned no value for declared key {public_key(request, index)!r}"
@@ -156,8 +170,11 @@ def _metric_name(agg: Aggregate) -> str:
     return agg.function.value
 
 
-def _total_cap_supported(agg: Aggregate) -> bool:
-    """PipelineDP 0.3.1 takes ``max_contributions`` (a total cap) only for these metrics."""
+def _total_cap_supported(agg: Aggregate, spec: QuerySpec) -> bool:
+    """PipelineDP 0.3.1 takes ``max_contributions`` (a total cap) only for these metrics, and partition
+    selection needs ``max_partitions_contributed``, so private keys truncate in Spark instead."""
+    if spec.group_by is not None and spec.group_by.private:
+        return False
     return agg.function in (
         AggregateFunction.COUNT,
         AggregateFunction.SUM,
@@ -178,7 +195,7 @@ def _rows(data: DataFrame, spec: QuerySpec, index: int) -> DataFrame:
     else:
         pid = F.col(_prepare.PID)
         cap = spec.privacy_unit.max_rows_per_id
-        if cap is not None and not _total_cap_supported(agg):
+        if cap is not None and not _total_cap_supported(agg, spec):
             by_id = Window.partitionBy(_prepare.PID).orderBy(F.rand())
             data = data.withColumn(_RANK, F.row_number().over(by_id)).where(F.col(_RANK) <= cap)
     key = F.col(_prepare.KEY) if spec.group_by is not None else F.lit(None)
@@ -199,7 +216,7 @@ def _params(spec: QuerySpec, index: int, granted: Budget, n_keys: int) -> pipeli
         }
     elif cap is None:
         contributions = {"max_partitions_contributed": 1, "max_contributions_per_partition": 1}
-    elif not _total_cap_supported(agg):
+    elif not _total_cap_supported(agg, spec):
         contributions = {
             "max_partitions_contributed": min(cap, n_keys),
             "max_contributions_per_partition": cap,
@@ -234,7 +251,7 @@ def _fixed_notes(spec: QuerySpec, n_keys: int) -> list[str]:
         notes.append(VARIANCE_NOTE)
     cap = spec.privacy_unit.max_rows_per_id
     for agg in aggs:
-        truncated = spec.contribution is None and cap is not None and not _total_cap_supported(agg)
+        truncated = spec.contribution is None and cap is not None and not _total_cap_supported(agg, spec)
         if truncated and cap is not None and min(cap, n_keys) > 1:
             notes.append(
                 f"PipelineDP 0.3.1 cannot cap {agg.function.value} at {cap} rows per id in total, so each id was "

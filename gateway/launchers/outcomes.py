@@ -37,6 +37,7 @@ def run_status(
         )
     reason = f": {service_message}" if service_message else ""
     return RunStatus(
-        RunState.FAILED, f"the run ended {service_state} without writing an outcome to {outcome_uri}{reason}",
+        RunState.FAILED,
+        f"the run ended {service_state} without writing an outcome to {outcome_uri}{reason}",
         log_uri=log_uri,
     )

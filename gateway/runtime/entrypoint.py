@@ -102,9 +102,7 @@ def _master_configured() -> bool:
         return True
     if env.get("MASTER") or "--master" in env.get("PYSPARK_SUBMIT_ARGS", ""):
         return True
-    conf_dir = env.get("SPARK_CONF_DIR") or (
-        str(Path(env["SPARK_HOME"]) / "conf") if "SPARK_HOME" in env else None
-    )
+    conf_dir = env.get("SPARK_CONF_DIR") or (str(Path(env["SPARK_HOME"]) / "conf") if "SPARK_HOME" in env else None)
     if conf_dir is None:
         return False
     try:

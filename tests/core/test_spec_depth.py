@@ -247,3 +247,18 @@ def test_the_readme_capability_table_is_generated_from_the_code() -> None:
     found = re.search(r"<!-- capabilities:start -->\n(.*?)\n<!-- capabilities:end -->", readme, re.DOTALL)
     assert found is not None, "the README lacks the capability table markers"
     assert found.group(1).strip() == markdown_table()
+
+
+def test_private_keys_need_delta_and_one_aggregate_and_are_pipelinedp_only() -> None:
+    private = {"columns": ["region", "age_group"], "keys": "private"}
+    with pytest.raises(SpecError, match="needs delta > 0"):
+        example(group_by=private)
+    with pytest.raises(SpecError, match="takes one aggregate"):
+        example(group_by=private, budget={"epsilon": 1, "delta": 1e-6})
+    one = {"aggregates": None, "aggregate": {"function": "count"}, "budget": {"epsilon": 1, "delta": 1e-6}}
+    spec = example(group_by=private, **one)
+    with pytest.raises(GatewayValidationError, match="engine tumult cannot answer group keys selected privately"):
+        spec.check_against(DATASET)
+    example(group_by=private, engine="pipelinedp", **one).check_against(DATASET)
+    with pytest.raises(SpecError, match=r'group_by\.keys: got "privat"'):
+        example(group_by={"column": "region", "keys": "privat"}, **one)

@@ -211,3 +211,27 @@ def test_count_noise_with_per_group_bounds_matches_its_closed_form(
     sigma = geometric_sd(6, 1.0) if engine == "tumult" else laplace_sd(6, 1.0)
     assert answer.answers[0].noise_sd == pytest.approx(sigma, rel=1e-6)
     assert LOWER <= rms / sigma <= UPPER, f"{engine}: noise sd {rms:.4g} vs theory {sigma:.4g}"
+
+
+def test_pipelinedp_selects_unknown_groups_privately_on_two_columns(spark: Any, sales: Any, tmp_path: Path) -> None:
+    """``keys: private``: the groups present in the data (region × member) come back, typed like their
+    columns; the declared-but-absent region "west" cannot appear (it has no rows)."""
+    doc = {
+        "engine": "pipelinedp",
+        "privacy_unit": "row",
+        "aggregate": {"function": "count"},
+        "group_by": {"columns": ["region", "member"], "keys": "private"},
+        "budget": {"epsilon": 20, "delta": 1e-5},
+    }
+    answer = run(spark, request_for(sales, tmp_path, doc))
+    truth: dict[tuple[str, bool], int] = {}
+    for row in sales.granted_rows():
+        key = (row["region"], row["member"])
+        truth[key] = truth.get(key, 0) + 1
+    got = {tuple(v.key): v.value for v in answer.values}
+    assert set(got) == set(truth)  # every group has 30+ rows: far above the selection threshold at ε=10
+    sd = answer.answers[0].noise_sd
+    assert sd is not None
+    for key, value in got.items():
+        assert abs(value - truth[key]) <= 5 * sd, (key, value, truth[key])
+    assert any("selected from the data with DP" in note for note in answer.notes)
