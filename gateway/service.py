@@ -149,10 +149,11 @@ class Gateway:
         name: str,
         path: str,
         fmt: DataFormat,
-        time_column: str,
+        time_column: str | None,
         period: BlockPeriod = BlockPeriod.DAY,
         launcher: str | None = None,
         schema: Mapping[str, ColumnType] | None = None,
+        public: bool = False,
     ) -> Dataset:
         """Register a data set: Parquet's schema from its footers, CSV's from ``schema`` (required).
 
@@ -168,6 +169,7 @@ class Gateway:
                 path=path,
                 format=fmt,
                 time_column=time_column,
+                public=public,
                 block_period=period,
                 columns=columns,
                 launcher=launcher,
@@ -294,6 +296,7 @@ class Gateway:
             blocks=tuple(state.blocks[k].day for k in claim.blocks),
             granted=GrantedBudget.of(claim.demand),
             output=launcher.output_for(claim.id),
+            public_tables=core.public_tables_of(state, claim.spec),
         )
         try:
             run_id = launcher.launch(request, start_by)

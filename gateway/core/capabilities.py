@@ -32,6 +32,8 @@ CAPABILITIES: dict[str, frozenset[Engine]] = {
     "contribution (per-group bounds)": frozenset({T, P}),
     "contribution with count_distinct": frozenset(),
     "group keys selected privately (keys: private)": frozenset({P}),
+    "group keys from a public table (keys: {from: T})": frozenset({T, P}),
+    "joins with a public table": frozenset(),
 }
 
 
@@ -46,6 +48,8 @@ def features(spec: QuerySpec) -> list[str]:
         used.append("derive (bin, date_part)")
     if spec.group_by is not None and spec.group_by.multi:
         used.append("group_by on several columns")
+    if spec.group_by is not None and spec.group_by.from_table is not None:
+        used.append("group keys from a public table (keys: {from: T})")
     if spec.group_by is not None and spec.group_by.private:
         used.append("group keys selected privately (keys: private)")
     if spec.contribution is not None:

@@ -45,6 +45,8 @@ class JobRequest(BaseModel):
     blocks: tuple[dt.date, ...] = Field(min_length=1)
     granted: GrantedBudget
     output: str
+    # The public tables the spec takes keys from, by name (the job reads them; they have no budget).
+    public_tables: dict[str, Dataset] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _grant_matches_spec(self) -> JobRequest:

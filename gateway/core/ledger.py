@@ -169,7 +169,8 @@ def add_dataset(state: LedgerState, dataset: Dataset, now: dt.datetime) -> Step:
 
 
 def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime) -> Step:
-    state.dataset(dataset)
+    if state.dataset(dataset).public:
+        raise GatewayValidationError(f"data set {dataset!r} is a public table: it has no blocks and no budget")
     if not days:
         raise BlockRangeError("no days to add")
     existing = [d for d in days if block_key(dataset, d) in state.blocks]
@@ -184,12 +185,23 @@ def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: 
     return state.with_(blocks=blocks), [event]
 
 
+def public_tables_of(state: LedgerState, spec: QuerySpec) -> dict[str, Dataset]:
+    """The public tables a spec reads keys from (handed to its job)."""
+    name = spec.group_by.from_table if spec.group_by is not None else None
+    return {name: state.dataset(name)} if name is not None else {}
+
+
 def prepare_claim(
     state: LedgerState, spec: QuerySpec, now: dt.datetime, claim_id: str | None = None, launcher: str = "local"
 ) -> Claim:
     """Validate a spec against the ledger and build its claim; raises on any bad input."""
     dataset = state.dataset(spec.dataset)
-    spec.check_against(dataset)
+    if dataset.public:
+        raise GatewayValidationError(
+            f"data set {dataset.name!r} is a public table: it has no budget and is not queried with DP; "
+            "use it for group-by keys (group_by: {columns: [...], keys: {from: NAME}})"
+        )
+    spec.check_against(dataset, {n: d for n, d in state.datasets.items() if d.public})
     days = resolve_selection(dataset.name, spec.blocks, (b.day for b in state.blocks_of(dataset.name)))
     return Claim(
         id=claim_id or submission_id_for(spec),

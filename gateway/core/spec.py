@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -254,6 +255,13 @@ class Derive(_Strict):
         return ColumnType.STRING if self.bin is not None else ColumnType.INTEGER
 
 
+class PublicKeys(_Strict):
+    """Group-by keys read by the job from a registered public table: every combination of the group-by
+    columns present in it (the public table holds columns of the same names)."""
+
+    from_: str = Field(alias="from")
+
+
 class GroupBy(_Strict):
     """Group-by on one or several columns with keys declared up front (the key set reveals nothing).
 
@@ -264,7 +272,7 @@ class GroupBy(_Strict):
 
     column: str | None = None
     columns: list[str] | None = Field(default=None, min_length=1, max_length=8)
-    keys: list[GroupKey] | dict[str, list[GroupKey]] | list[list[GroupKey]] | Literal["private"]
+    keys: list[GroupKey] | dict[str, list[GroupKey]] | list[list[GroupKey]] | PublicKeys | Literal["private"]
 
     @model_validator(mode="after")
     def _shape(self) -> GroupBy:
@@ -273,7 +281,7 @@ class GroupBy(_Strict):
         names = self.names
         if len(set(names)) != len(names):
             raise ValueError("group-by columns must be distinct")
-        if self.private:
+        if self.private or isinstance(self.keys, PublicKeys):
             return self
         if not self.keys:
             raise ValueError("group_by needs declared public 'keys' (the gateway never reads keys from the data)")
@@ -304,6 +312,16 @@ class GroupBy(_Strict):
         return [self.column] if self.column is not None else list(self.columns or [])
 
     @property
+    def from_table(self) -> str | None:
+        """The public table the keys come from, if any."""
+        return self.keys.from_ if isinstance(self.keys, PublicKeys) else None
+
+    def with_keys(self, combos: list[tuple[GroupKey, ...]]) -> GroupBy:
+        """This group-by with keys declared (the combinations read from a public table by the job)."""
+        keys: list[Any] = [list(c) for c in combos] if self.multi else [c[0] for c in combos]
+        return GroupBy.model_validate({"column": self.column, "columns": self.columns, "keys": keys})
+
+    @property
     def private(self) -> bool:
         """Keys selected from the data with DP, not declared."""
         return self.keys == "private"
@@ -315,7 +333,7 @@ class GroupBy(_Strict):
     @property
     def combinations(self) -> list[tuple[GroupKey, ...]]:
         """Every declared key combination, one value per column, in declared order (none if private)."""
-        if isinstance(self.keys, str):
+        if isinstance(self.keys, str | PublicKeys):
             return []
         if isinstance(self.keys, dict):
             combos: list[tuple[GroupKey, ...]] = [()]
@@ -504,9 +522,9 @@ class QuerySpec(_Strict):
             columns[entry.name] = entry.kind
         return columns
 
-    def check_against(self, dataset: Dataset) -> None:
+    def check_against(self, dataset: Dataset, public: Mapping[str, Dataset] | None = None) -> None:
         """Check every column the spec uses exists (in the data set or derived) with a usable type,
-        and that the spec's engine can answer it."""
+        and that the spec's engine can answer it. ``public``: the registered public tables."""
         from gateway.core.capabilities import check_engine  # capabilities reads this module's types
 
         columns = self.schema_with_derived(dataset)
@@ -526,9 +544,27 @@ class QuerySpec(_Strict):
             for name in self.group_by.names:
                 kind = lookup.column_type(name, "group-by")
                 _check_keys(name, self.group_by.values_of(name), kind)
+            if self.group_by.from_table is not None:
+                _check_public_keys(self.group_by, columns, public or {})
         if self.where is not None:
             predicate.check(predicate.parse(self.where), columns)
         check_engine(self)
+
+
+def _check_public_keys(group: GroupBy, columns: Mapping[str, ColumnType], public: Mapping[str, Dataset]) -> None:
+    name = group.from_table
+    table = public.get(name or "")
+    if table is None or not table.public:
+        raise GatewayValidationError(
+            f"group_by.keys.from: {name!r} is not a registered public table; register it with "
+            f"dpgw datasets add {name} --path ... --public"
+        )
+    for column in group.names:
+        if table.columns.get(column) is not columns[column]:
+            raise GatewayValidationError(
+                f"group_by.keys.from: public table {name!r} needs column {column!r} of type {columns[column].value}; "
+                f"its columns are: {', '.join(f'{c}:{k.value}' for c, k in table.columns.items())}"
+            )
 
 
 def _check_keys(column: str, keys: list[GroupKey], kind: ColumnType) -> None:
@@ -598,7 +634,8 @@ ACCEPTED: dict[str, str] = {
     "group_by.column": "one column name (for several, use columns: [A, B])",
     "group_by.columns": "a list of 1-8 distinct column names",
     "group_by.keys": "a non-empty list of distinct keys, a {column: [keys]} mapping, a list of combinations, "
-    "or private (groups selected from the data with DP; needs delta > 0)",
+    "{from: PUBLIC_TABLE}, or private (groups selected from the data with DP; needs delta > 0)",
+    "group_by.keys.from": "the name of a registered public table holding the group-by columns",
     "group_by.keys[]": "a string, integer or boolean (or a list of them, one per column)",
     "contribution": "{max_groups_per_id: G, max_rows_per_group_per_id: R} (with an id privacy unit and a group_by)",
     "contribution.max_groups_per_id": "a whole number >= 1",
@@ -612,13 +649,14 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "aggregate": Aggregate,
     "aggregates[]": Aggregate,
     "group_by": GroupBy,
+    "group_by.keys": PublicKeys,
     "contribution": Contribution,
     "derive[]": Derive,
     "derive[].bin": Bin,
     "derive[].date_part": DatePart,
 }
-_SHAPE_ERRORS = frozenset({"dict_type", "list_type", "literal_error"})
-_UNION_TAGS = frozenset({"str", "int", "bool"})  # pydantic tags each member of the GroupKey union
+_SHAPE_ERRORS = frozenset({"dict_type", "list_type", "literal_error", "model_type"})
+_UNION_TAGS = frozenset({"str", "int", "bool", "PublicKeys"})  # pydantic tags each member of the GroupKey union
 
 
 def _is_tag(part: int | str) -> bool:

@@ -119,6 +119,8 @@ def _col(name: str) -> Column:
 def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.date]]) -> Column:
     """``OR`` of ``start <= time < end`` with literals typed like the time column as Spark reads it."""
     name = dataset.time_column
+    if name is None:
+        raise GatewayValidationError(f"data set {dataset.name!r} is a public table: it has no blocks to read")
     if name not in df.columns:
         raise GatewayValidationError(f"time column {name!r} is missing from the data at {dataset.path}")
     kind = df.schema[name].dataType
@@ -147,3 +149,22 @@ def _ntz_timestamp(day: dt.date) -> Column:
 
 def _iso_date(day: dt.date) -> Column:
     return F.lit(day.isoformat())
+
+
+MAX_PUBLIC_KEYS = 100_000
+
+
+def read_public_keys(spark: SparkSession, table: Dataset, columns: Sequence[str]) -> list[tuple[object, ...]]:
+    """The distinct combinations of ``columns`` in a public table (public data: reading it is free),
+    sorted, nulls left out; more than ``MAX_PUBLIC_KEYS`` is refused."""
+    if not table.public:
+        raise GatewayValidationError(f"data set {table.name!r} is not a public table; keys come only from public ones")
+    _check_exists(table.path)
+    if table.format is DataFormat.CSV:
+        df = spark.read.schema(spark_schema(table)).options(header="true", enforceSchema="false").csv(table.path)
+    else:
+        df = spark.read.parquet(table.path)
+    rows = df.select(*[_col(c) for c in columns]).dropna().distinct().limit(MAX_PUBLIC_KEYS + 1).collect()
+    if len(rows) > MAX_PUBLIC_KEYS:
+        raise GatewayValidationError(f"public table {table.name!r} holds over {MAX_PUBLIC_KEYS} key combinations")
+    return sorted((tuple(r) for r in rows), key=repr)

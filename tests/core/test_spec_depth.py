@@ -262,3 +262,22 @@ def test_private_keys_need_delta_and_one_aggregate_and_are_pipelinedp_only() -> 
     example(group_by=private, engine="pipelinedp", **one).check_against(DATASET)
     with pytest.raises(SpecError, match=r'group_by\.keys: got "privat"'):
         example(group_by={"column": "region", "keys": "privat"}, **one)
+
+
+def test_keys_from_a_public_table_are_checked_against_its_columns() -> None:
+    regions = Dataset(
+        name="regions", path="/r", format=DataFormat.PARQUET, public=True, columns={"region": ColumnType.STRING}
+    )
+    numbered = regions.model_copy(update={"name": "numbered", "columns": {"region": ColumnType.INTEGER}})
+    private = DATASET.model_copy(update={"name": "private"})
+    tables = {"regions": regions, "numbered": numbered, "private": private}
+    one = {"aggregates": None, "aggregate": {"function": "count"}, "contribution": None, "privacy_unit": "row"}
+    example(group_by={"column": "region", "keys": {"from": "regions"}}, **one).check_against(DATASET, tables)
+    with pytest.raises(
+        GatewayValidationError, match="needs column 'region' of type string; its columns are: region:integer"
+    ):
+        example(group_by={"column": "region", "keys": {"from": "numbered"}}, **one).check_against(DATASET, tables)
+    with pytest.raises(GatewayValidationError, match="'private' is not a registered public table"):
+        example(group_by={"column": "region", "keys": {"from": "private"}}, **one).check_against(DATASET, tables)
+    with pytest.raises(GatewayValidationError, match="a data set with privacy blocks needs a time column"):
+        Dataset(name="x", path="/x", format=DataFormat.PARQUET, columns={"a": ColumnType.STRING})
