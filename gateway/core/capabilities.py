@@ -33,7 +33,7 @@ CAPABILITIES: dict[str, frozenset[Engine]] = {
     "contribution with count_distinct": frozenset(),
     "group keys selected privately (keys: private)": frozenset({P}),
     "group keys from a public table (keys: {from: T})": frozenset({T, P}),
-    "joins with a public table": frozenset(),
+    "join with a public table (lookup)": frozenset({T, P}),
 }
 
 
@@ -50,6 +50,8 @@ def features(spec: QuerySpec) -> list[str]:
         used.append("group_by on several columns")
     if spec.group_by is not None and spec.group_by.from_table is not None:
         used.append("group keys from a public table (keys: {from: T})")
+    if spec.join is not None:
+        used.append("join with a public table (lookup)")
     if spec.group_by is not None and spec.group_by.private:
         used.append("group keys selected privately (keys: private)")
     if spec.contribution is not None:

@@ -187,8 +187,8 @@ def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: 
 
 def public_tables_of(state: LedgerState, spec: QuerySpec) -> dict[str, Dataset]:
     """The public tables a spec reads keys from (handed to its job)."""
-    name = spec.group_by.from_table if spec.group_by is not None else None
-    return {name: state.dataset(name)} if name is not None else {}
+    names = [spec.group_by.from_table if spec.group_by is not None else None, spec.join.table if spec.join else None]
+    return {name: state.dataset(name) for name in names if name is not None}
 
 
 def prepare_claim(

@@ -354,6 +354,16 @@ def _distinct(values: list[Any], what: str) -> None:
         raise ValueError(f"{what} must be unique")
 
 
+class Join(_Strict):
+    """A lookup join with a registered public table on key columns it holds once per key combination
+    (checked by the job), so each private row gains the table's other columns and meets at most one row:
+    a row-local map. ``inner`` drops rows with no match; ``left`` keeps them with nulls."""
+
+    table: str
+    on: list[str] = Field(min_length=1, max_length=4)
+    how: Literal["inner", "left"] = "inner"
+
+
 class Contribution(_Strict):
     """Per-group contribution bounds of an id: at most ``max_groups_per_id`` groups, each with at most
     ``max_rows_per_group_per_id`` rows (PipelineDP's max_partitions_contributed and
@@ -374,6 +384,7 @@ class QuerySpec(_Strict):
     blocks: BlockSelection
     budget: BudgetSpec
     privacy_unit: PrivacyUnit
+    join: Join | None = None
     where: str | None = None
     derive: list[Derive] | None = Field(default=None, max_length=16)
     aggregate: Aggregate | None = None
@@ -499,15 +510,21 @@ class QuerySpec(_Strict):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
-    def schema_with_derived(self, dataset: Dataset) -> dict[str, ColumnType]:
-        """The data set's columns plus the derived ones, checking each derive entry on the way."""
+    def schema_with_derived(
+        self, dataset: Dataset, public: Mapping[str, Dataset] | None = None
+    ) -> dict[str, ColumnType]:
+        """The data set's columns plus the joined and derived ones, checking each on the way."""
         columns = dict(dataset.columns)
+        if self.join is not None:
+            columns.update(_joined_columns(self.join, dataset, public or {}))
         for entry in self.derive or []:
             if entry.name in columns:
                 raise GatewayValidationError(
                     f"derive: column {entry.name!r} already exists; name the derived column differently ('as')"
                 )
-            kind = columns.get(entry.source) or dataset.column_type(entry.source, "derive")
+            kind = columns.get(entry.source) or Dataset.model_construct(name=dataset.name, columns=columns).column_type(
+                entry.source, "derive"
+            )
             if entry.bin is not None and not kind.is_numeric:
                 raise GatewayValidationError(
                     f"derive: cannot bin column {entry.source!r} of type {kind.value}; bin a numeric column"
@@ -527,7 +544,7 @@ class QuerySpec(_Strict):
         and that the spec's engine can answer it. ``public``: the registered public tables."""
         from gateway.core.capabilities import check_engine  # capabilities reads this module's types
 
-        columns = self.schema_with_derived(dataset)
+        columns = self.schema_with_derived(dataset, public)
         lookup = Dataset.model_construct(name=dataset.name, columns=columns)
 
         for agg in self.all_aggregates:
@@ -551,14 +568,39 @@ class QuerySpec(_Strict):
         check_engine(self)
 
 
-def _check_public_keys(group: GroupBy, columns: Mapping[str, ColumnType], public: Mapping[str, Dataset]) -> None:
-    name = group.from_table
-    table = public.get(name or "")
+def _public_table(name: str, public: Mapping[str, Dataset], field: str) -> Dataset:
+    table = public.get(name)
     if table is None or not table.public:
         raise GatewayValidationError(
-            f"group_by.keys.from: {name!r} is not a registered public table; register it with "
+            f"{field}: {name!r} is not a registered public table; register it with "
             f"dpgw datasets add {name} --path ... --public"
         )
+    return table
+
+
+def _joined_columns(join: Join, dataset: Dataset, public: Mapping[str, Dataset]) -> dict[str, ColumnType]:
+    """The columns a join adds (the public table's, but its key columns), checked against the data set."""
+    table = _public_table(join.table, public, "join.table")
+    for column in join.on:
+        mine, theirs = dataset.columns.get(column), table.columns.get(column)
+        if mine is None or theirs is None or mine is not theirs:
+            raise GatewayValidationError(
+                f"join.on: column {column!r} must be in data set {dataset.name!r} and public table {table.name!r} "
+                "with the same type"
+            )
+    added = {c: k for c, k in table.columns.items() if c not in join.on}
+    clash = [c for c in added if c in dataset.columns]
+    if clash:
+        raise GatewayValidationError(
+            f"join: public table {table.name!r} and data set {dataset.name!r} both have column(s) "
+            f"{', '.join(clash)}; join on them (join.on) or use a table without them"
+        )
+    return added
+
+
+def _check_public_keys(group: GroupBy, columns: Mapping[str, ColumnType], public: Mapping[str, Dataset]) -> None:
+    name = group.from_table or ""
+    table = _public_table(name, public, "group_by.keys.from")
     for column in group.names:
         if table.columns.get(column) is not columns[column]:
             raise GatewayValidationError(
@@ -637,6 +679,10 @@ ACCEPTED: dict[str, str] = {
     "{from: PUBLIC_TABLE}, or private (groups selected from the data with DP; needs delta > 0)",
     "group_by.keys.from": "the name of a registered public table holding the group-by columns",
     "group_by.keys[]": "a string, integer or boolean (or a list of them, one per column)",
+    "join": "{table: PUBLIC_TABLE, on: [C, ...], how: inner | left} (a lookup in a registered public table)",
+    "join.table": "the name of a registered public table",
+    "join.on": "1-4 key columns present in both, with the same types",
+    "join.how": "inner (drop rows without a match, the default) or left (keep them, with nulls)",
     "contribution": "{max_groups_per_id: G, max_rows_per_group_per_id: R} (with an id privacy unit and a group_by)",
     "contribution.max_groups_per_id": "a whole number >= 1",
     "contribution.max_rows_per_group_per_id": "a whole number >= 1",
@@ -651,6 +697,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "group_by": GroupBy,
     "group_by.keys": PublicKeys,
     "contribution": Contribution,
+    "join": Join,
     "derive[]": Derive,
     "derive[].bin": Bin,
     "derive[].date_part": DatePart,

@@ -4,6 +4,9 @@ Every row transformation here is decided by the row alone and by public spec val
 rows), so it keeps each engine's privacy guarantee intact (a row-local map or filter of the protected
 table is 1-stable under both libraries' neighbouring relations):
 
+* a ``join`` with a public table adds its columns; the table must hold each key combination once (the
+  job checks), so every private row meets at most one public row: a row-local map (``inner`` also
+  drops the rows without a match, a row-local filter).
 * ``derive`` columns are computed (a bin label from declared edges, a date part), then the ``where``
   filter is applied, compiled from its parsed tree to Spark expressions with typed literals (never SQL
   text); a comparison with a null is not true, so such rows are dropped, as in SQL.
@@ -26,6 +29,7 @@ from pyspark.sql import types as T
 from gateway.core import predicate
 from gateway.core.spec import AggregateFunction, DatePartName, Derive
 from gateway.engines.base import KEY_SEPARATOR, group_keys
+from gateway.runtime.reader import read_public_lookup
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -115,10 +119,14 @@ def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
     columns, matching Python int keys; several columns give one encoded string key.
     """
     spec = request.spec
+    if spec.join is not None:
+        table = request.public_tables[spec.join.table]
+        lookup = read_public_lookup(df.sparkSession, table, spec.join.on)
+        df = df.join(F.broadcast(lookup), on=spec.join.on, how=spec.join.how)
     for entry in spec.derive or []:
         df = df.withColumn(entry.name, derived(entry))
     if spec.where is not None:
-        columns = spec.schema_with_derived(request.dataset)
+        columns = spec.schema_with_derived(request.dataset, request.public_tables)
         df = df.where(condition(predicate.check(predicate.parse(spec.where), columns)))
     fields = {f.name: f.dataType for f in df.schema.fields}
     selected: list[Column] = []

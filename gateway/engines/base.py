@@ -116,7 +116,7 @@ def decode_key(request: JobRequest, key: object) -> GroupKey | list[GroupKey]:
     if not group.multi:
         assert isinstance(key, str | int | bool)
         return key
-    columns = request.spec.schema_with_derived(request.dataset)
+    columns = request.spec.schema_with_derived(request.dataset, request.public_tables)
     parts = str(key).split(KEY_SEPARATOR)
     out: list[GroupKey] = []
     for name, part in zip(group.names, parts, strict=True):

@@ -60,7 +60,7 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         spec = request.spec
     engine = engine_for(spec.engine)
     try:
-        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec))
+        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec, request.dataset))
     except DataNotFoundError:
         raise
     except Exception as exc:

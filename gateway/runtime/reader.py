@@ -43,15 +43,20 @@ def spark_schema(dataset: Dataset) -> T.StructType:
     return T.StructType([T.StructField(name, SPARK_TYPES[kind], True) for name, kind in dataset.columns.items()])
 
 
-def spec_columns(spec: QuerySpec) -> list[str]:
-    """The stored columns a spec reads (id, group-by, aggregate, filter and derive sources), each once."""
+def spec_columns(spec: QuerySpec, dataset: Dataset | None = None) -> list[str]:
+    """The stored columns a spec reads (id, group-by, aggregate, filter, join and derive sources), each
+    once; with ``dataset``, only those it holds (the others come from a joined public table)."""
     derived = {d.name for d in spec.derive or []}
     names: list[str | None] = [spec.privacy_unit.id_column]
     names += [d.source for d in spec.derive or []]
     names += spec.group_by.names if spec.group_by else []
     names += [a.column for a in spec.all_aggregates]
     names += predicate.columns_of(predicate.parse(spec.where)) if spec.where else []
-    return list(dict.fromkeys(n for n in names if n is not None and n not in derived))
+    names += spec.join.on if spec.join else []
+    stored = dataset.columns if dataset is not None else None
+    return list(
+        dict.fromkeys(n for n in names if n is not None and n not in derived and (stored is None or n in stored))
+    )
 
 
 def day_ranges(blocks: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -154,16 +159,30 @@ def _iso_date(day: dt.date) -> Column:
 MAX_PUBLIC_KEYS = 100_000
 
 
+def _read_public(spark: SparkSession, table: Dataset) -> DataFrame:
+    if not table.public:
+        raise GatewayValidationError(f"data set {table.name!r} is not a public table")
+    _check_exists(table.path)
+    if table.format is DataFormat.CSV:
+        return spark.read.schema(spark_schema(table)).options(header="true", enforceSchema="false").csv(table.path)
+    return spark.read.parquet(table.path)
+
+
+def read_public_lookup(spark: SparkSession, table: Dataset, on: Sequence[str]) -> DataFrame:
+    """A public table to join with, refused unless it holds each key combination at most once."""
+    df = _read_public(spark, table).select(*[_col(c) for c in table.columns]).dropna(subset=list(on))
+    if df.count() != df.select(*[_col(c) for c in on]).distinct().count():
+        raise GatewayValidationError(
+            f"public table {table.name!r} holds some {', '.join(on)} combination more than once; a join must "
+            "match each row at most once (deduplicate the table)"
+        )
+    return df
+
+
 def read_public_keys(spark: SparkSession, table: Dataset, columns: Sequence[str]) -> list[tuple[object, ...]]:
     """The distinct combinations of ``columns`` in a public table (public data: reading it is free),
     sorted, nulls left out; more than ``MAX_PUBLIC_KEYS`` is refused."""
-    if not table.public:
-        raise GatewayValidationError(f"data set {table.name!r} is not a public table; keys come only from public ones")
-    _check_exists(table.path)
-    if table.format is DataFormat.CSV:
-        df = spark.read.schema(spark_schema(table)).options(header="true", enforceSchema="false").csv(table.path)
-    else:
-        df = spark.read.parquet(table.path)
+    df = _read_public(spark, table)
     rows = df.select(*[_col(c) for c in columns]).dropna().distinct().limit(MAX_PUBLIC_KEYS + 1).collect()
     if len(rows) > MAX_PUBLIC_KEYS:
         raise GatewayValidationError(f"public table {table.name!r} holds over {MAX_PUBLIC_KEYS} key combinations")

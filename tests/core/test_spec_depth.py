@@ -281,3 +281,43 @@ def test_keys_from_a_public_table_are_checked_against_its_columns() -> None:
         example(group_by={"column": "region", "keys": {"from": "private"}}, **one).check_against(DATASET, tables)
     with pytest.raises(GatewayValidationError, match="a data set with privacy blocks needs a time column"):
         Dataset(name="x", path="/x", format=DataFormat.PARQUET, columns={"a": ColumnType.STRING})
+
+
+def test_a_join_adds_the_public_tables_columns_and_is_checked() -> None:
+    zones = Dataset(
+        name="zones",
+        path="/z",
+        format=DataFormat.PARQUET,
+        public=True,
+        columns={"region": ColumnType.STRING, "zone": ColumnType.STRING},
+    )
+    one = {"aggregates": None, "aggregate": {"function": "count"}, "contribution": None, "privacy_unit": "row"}
+    joined = {"join": {"table": "zones", "on": ["region"]}, "where": "zone = 'cold'"}
+    spec = example(group_by={"column": "zone", "keys": ["cold"]}, **one, **joined)
+    spec.check_against(DATASET, {"zones": zones})
+    assert spec.schema_with_derived(DATASET, {"zones": zones})["zone"] is ColumnType.STRING
+    from gateway.runtime.reader import spec_columns
+
+    assert "zone" not in spec_columns(spec, DATASET) and "region" in spec_columns(spec, DATASET)
+    with pytest.raises(GatewayValidationError, match=r"join\.table: 'zones' is not a registered public table"):
+        spec.check_against(DATASET, {})
+    clash = zones.model_copy(update={"columns": {**zones.columns, "age": ColumnType.INTEGER}})
+    with pytest.raises(GatewayValidationError, match="both have column\\(s\\) age"):
+        spec.check_against(DATASET, {"zones": clash})
+    with pytest.raises(GatewayValidationError, match=r"join\.on: column 'zone' must be in data set"):
+        example(**one, join={"table": "zones", "on": ["zone"]}).check_against(DATASET, {"zones": zones})
+
+
+def test_the_job_gets_the_public_tables_its_spec_names() -> None:
+    from gateway.core.ledger import LedgerState, public_tables_of
+    from gateway.core.scheduling import PolicySettings
+
+    zones = Dataset(
+        name="zones", path="/z", format=DataFormat.PARQUET, public=True, columns={"region": ColumnType.STRING}
+    )
+    state = LedgerState(PolicySettings(policy="fcfs")).with_(datasets=[DATASET, zones])
+    one = {"aggregates": None, "aggregate": {"function": "count"}, "contribution": None, "privacy_unit": "row"}
+    spec = example(
+        **one, join={"table": "zones", "on": ["region"]}, group_by={"column": "region", "keys": {"from": "zones"}}
+    )
+    assert public_tables_of(state, spec) == {"zones": zones}

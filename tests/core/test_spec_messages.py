@@ -99,7 +99,7 @@ CASES = {
         {"epsilom": 1},
         [
             "epsilom: unknown field; the spec takes engine, dataset, analyst, blocks, budget, privacy_unit, "
-            "where, derive, aggregate, aggregates, group_by, contribution, client_id; check the spelling "
+            "join, where, derive, aggregate, aggregates, group_by, contribution, client_id; check the spelling "
             "(the README's query spec lists every field)"
         ],
     ),

@@ -235,3 +235,57 @@ def test_pipelinedp_selects_unknown_groups_privately_on_two_columns(spark: Any, 
     for key, value in got.items():
         assert abs(value - truth[key]) <= 5 * sd, (key, value, truth[key])
     assert any("selected from the data with DP" in note for note in answer.notes)
+
+
+def test_a_lookup_join_with_a_public_table_feeds_filter_and_group_by(spark: Any, sales: Any, tmp_path: Path) -> None:
+    """Regions map to zones in a public table; the count by zone (east has no zone: the inner join drops
+    it) matches the truth within 5 noise sd, and a table with a duplicated key is refused."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gateway.core.datasets import ColumnType, Dataset
+    from gateway.errors import GatewayValidationError
+
+    def table(name: str, regions: list[str], zones: list[str]) -> Dataset:
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"region": regions, "zone": zones}), path)
+        columns = {"region": ColumnType.STRING, "zone": ColumnType.STRING}
+        return Dataset(name=name, path=str(path), format="parquet", public=True, columns=columns)
+
+    zones = table("zones", ["north", "south", "west"], ["cold", "warm", "warm"])
+    doc = {
+        "engine": "tumult",
+        "privacy_unit": "row",
+        "join": {"table": "zones", "on": ["region"]},
+        "where": "zone != 'none'",
+        "aggregate": {"function": "count"},
+        "group_by": {"column": "zone", "keys": ["cold", "warm"]},
+        "budget": {"epsilon": 10},
+    }
+    spec = parse_spec({"dataset": "sales", "analyst": "ana", "blocks": {"last": 3}, **doc})
+    spec.check_against(sales.parquet, {"zones": zones})
+    request = JobRequest(
+        submission_id="join-1",
+        spec=spec,
+        dataset=sales.parquet,
+        blocks=sales.granted,
+        granted=GrantedBudget.of(spec.demand),
+        output=str(tmp_path / "outcome.json"),
+        public_tables={"zones": zones},
+    )
+    df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec, request.dataset))
+    answer = engine_for(spec.engine).run(df, request)
+    rows = sales.granted_rows()
+    truth = {
+        "cold": sum(1 for r in rows if r["region"] == "north"),
+        "warm": sum(1 for r in rows if r["region"] == "south"),
+    }
+    sd = answer.answers[0].noise_sd
+    assert sd is not None
+    for value in answer.values:
+        assert abs(value.value - truth[str(value.key)]) <= 5 * sd, (value, truth)
+
+    doubled = table("doubled", ["north", "north"], ["cold", "warm"])
+    bad = request.model_copy(update={"public_tables": {"zones": doubled}})
+    with pytest.raises(GatewayValidationError, match="more than once"):
+        engine_for(spec.engine).run(df, bad)
