@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench check-java browser clean
+.PHONY: demo test bench check-java tools clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "dp-gateway needs Python 3.11 or 3.12 (Tumult 0.21 and PipelineDP 0.3.1); found " + sys.version.split()[0]'
@@ -21,20 +21,25 @@ check-java:
 	  echo "                    brew install openjdk@17                             (macOS)"; \
 	  exit 1; }
 
-# The dashboard's browser test drives Debian's chromium (no browser download); installed here when missing.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Test tools from Debian, installed here when missing (as root): chromium for the dashboard's browser test
+# (Playwright drives it; no browser download) and shellcheck for emr_bootstrap.sh. Without them those
+# two checks are skipped with a message saying how to install them.
+TEST_TOOLS := chromium shellcheck
+tools:
+	@missing=""; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing chromium for the dashboard's browser test (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	    echo "Installing$$missing for the tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "The dashboard's browser test needs chromium (sudo apt-get install -y chromium); it is skipped without it."; \
-	  fi; }
+	    echo "Missing$$missing: install with sudo apt-get install -y$$missing (their tests are skipped without them)"; \
+	  fi; \
+	fi
 
 demo: check-java $(STAMP)
 	$(BIN)/dpgw demo
 
-test: check-java browser $(STAMP)
+test: check-java tools $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# EMR bootstrap action: install Python 3.11, the pinned DP libraries and the dp-gateway wheel on every node.
+# EMR bootstrap action: install Python 3.11, the pinned DP libraries and the dp-gateway wheel (with its
+# [aws] extra: the job reads its s3:// request with boto3, which EMR's python3.11 does not have) on every node.
 #
 # Usage (bootstrap action argument): emr_bootstrap.sh s3://bucket/prefix/artifacts/VERSION/dp_gateway-VERSION-py3-none-any.whl
 # Idempotent: installed packages are skipped and re-running changes nothing. Fails loudly: any error
@@ -31,6 +32,7 @@ aws s3 cp --only-show-errors "$WHEEL_URI" "$work/"
 wheel="$work/$(basename "$WHEEL_URI")"
 
 # pip skips what is already installed at the pinned versions, which makes re-runs no-ops.
-sudo "$PYTHON" -m pip install --quiet --disable-pip-version-check "${DP_LIBRARIES[@]}" "$wheel"
-"$PYTHON" -c "import tmlt.analytics, pipeline_dp, gateway.runtime.entrypoint"
+sudo "$PYTHON" -m pip install --quiet --disable-pip-version-check "${DP_LIBRARIES[@]}" "${wheel}[aws]"
+# Import what the step imports: its entry module, boto3 for the s3:// documents, both engines.
+"$PYTHON" -c "import boto3, tmlt.analytics, pipeline_dp, gateway.runtime.entrypoint"
 echo "dpgw bootstrap: $(basename "$wheel") and the DP libraries are installed for $PYTHON"

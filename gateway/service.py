@@ -19,11 +19,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 from gateway.core import ledger as core
-from gateway.core.blocks import Block, days_between
+from gateway.core.blocks import Block, block_key, days_between
 from gateway.core.budget import Budget
 from gateway.core.burndown import Point, remaining_series
 from gateway.core.claims import Claim, ClaimState, submission_id_for
@@ -31,6 +33,8 @@ from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.forecast import Forecast, forecast
 from gateway.core.jobs import FailureCategory, GrantedBudget, JobOutcome, JobRequest, JobResult
 from gateway.core.ledger import AuditEvent
+from gateway.core.preview import Preview
+from gateway.core.preview import preview as preview_claim
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import QuerySpec
 from gateway.dashboard.model import Dashboard
@@ -41,6 +45,7 @@ from gateway.errors import (
     GatewayValidationError,
     LaunchError,
     LedgerConflictError,
+    LedgerError,
     ResultNotReadyError,
     SpecError,
     SubmissionNotFoundError,
@@ -48,6 +53,7 @@ from gateway.errors import (
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState, RunStatus
 from gateway.ledger.base import LedgerStore
 
+T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
 Inspector = Callable[[str, DataFormat], dict]  # a data set's schema from metadata ({} for CSV: declared)
 Locator = Callable[[Dataset, Sequence[dt.date]], None]  # the granted partitions exist; reads no rows
@@ -57,6 +63,8 @@ Checkpoint = Callable[[str], None]
 CHECKPOINTS = ("submitted", "admitted", "launching", "launched", "running", "finished")
 NEVER_LAUNCHED = "the gateway stopped before launching the job, which never started"
 BLOCKS_PER_COMMIT = 90  # below DynamoDB's 100 actions per transaction, with room for the audit item
+# Where a claim can be once its run is recorded (by this gateway or by one recovering the launch).
+RECORDED_RUN_STATES = (ClaimState.RUNNING, ClaimState.SUCCEEDED, ClaimState.FAILED)
 
 
 def no_checkpoint(name: str) -> None:
@@ -75,6 +83,20 @@ class ScheduleReport:
     released: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # launches found running after a gateway stopped
+    # One line per claim whose step failed this pass ("<id>: <what happened>"); the pass went on without it.
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pass:
+    """One scheduling pass in progress: its report, and the exception behind each claim's error line."""
+
+    report: ScheduleReport = field(default_factory=ScheduleReport)
+    failures: dict[str, Exception] = field(default_factory=dict)
+
+    def fail(self, claim_id: str, exc: Exception, message: str | None = None) -> None:
+        self.report.errors.append(f"{claim_id}: {message or f'{type(exc).__name__}: {exc}'}")
+        self.failures[claim_id] = exc
 
 
 class Gateway:
@@ -181,11 +203,20 @@ class Gateway:
         return dataset
 
     def add_blocks(self, dataset: str, start: dt.date, end: dt.date, capacity: Budget) -> list[Block]:
+        """Add a block per day of the range, in as few commits as the store takes; returns the blocks added.
+
+        The whole range is checked first. Days that already have a block of this capacity are skipped, so
+        re-running a range that was interrupted (a store that commits in chunks) adds only what is missing.
+        """
         days = days_between(start, end)
-        core.add_blocks(self.store.load(), dataset, days, capacity, self.clock())  # refuse the whole range up front
-        for first in range(0, len(days), BLOCKS_PER_COMMIT):
-            state = self._add_chunk(dataset, days[first : first + BLOCKS_PER_COMMIT], capacity)
-        return [b for b in state.blocks_of(dataset) if b.day in set(days)]
+        missing = core.blocks_to_add(self.store.load(), dataset, days, capacity)  # refuse the whole range up front
+        new_keys = [block_key(dataset, d) for d in missing]
+        limit = getattr(self.store, "records_per_commit", None)
+        size = len(days) if limit is None else max(1, limit - 1)  # one record is the commit's audit events
+        state = None
+        for first in range(0, len(days), size):
+            state = self._add_chunk(dataset, days[first : first + size], capacity)
+        return [state.blocks[k] for k in new_keys if state is not None and k in state.blocks]
 
     def _add_chunk(self, dataset: str, days: list[dt.date], capacity: Budget) -> core.LedgerState:
         return self._mutate(lambda s, now: core.add_blocks(s, dataset, days, capacity, now))
@@ -218,8 +249,21 @@ class Gateway:
         self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
         self.checkpoint("submitted")
         if schedule:
-            self.schedule()
+            failure = self._schedule_pass().failures.get(claim.id)
+            if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
+                raise failure
         return self.store.load().claim(claim.id)
+
+    def preview(self, spec: QuerySpec, analyst: str | None = None) -> Preview:
+        """Would ``spec`` be admitted now on a quiet ledger, why not, and how many more copies could be granted.
+
+        Validates exactly as ``submit`` does and records nothing: no claim, no audit event, no charge.
+        """
+        spec = _with_analyst(spec, analyst)
+        state = self.store.load()
+        now = self.clock()
+        claim = core.prepare_claim(state, spec, now, submission_id_for(spec))
+        return preview_claim(state, claim, now)
 
     def schedule(self) -> ScheduleReport:
         """Finish interrupted launches, follow running jobs, admit in policy order, launch what is admitted.
@@ -229,9 +273,13 @@ class Gateway:
         racing gateways conflict only on what they share. Admitted claims whose gateway stopped before
         launching them are launched here too.
         """
-        report = ScheduleReport()
-        self._recover_launches(report)
-        report.finished = self.reconcile()
+        return self._schedule_pass().report
+
+    def _schedule_pass(self) -> _Pass:
+        run = _Pass()
+        report = run.report
+        self._recover_launches(run)
+        report.finished = self.reconcile(run=run)
         at = self.clock()
         for keys in core.clock_releases(self.store.load(), at, BLOCKS_PER_COMMIT):
             self._advance_clock(at, keys)
@@ -247,17 +295,32 @@ class Gateway:
                     report.rejected.append(claim.id)
         for claim in state.claims.values():
             if claim.state is ClaimState.ADMITTED:
-                outcome = self._launch(claim)
+                outcome = self._confined(run, claim, partial(self._launch, claim, run))
                 if outcome == "launched":
                     report.launched.append(claim.id)
                 elif outcome == "released":
                     report.released.append(claim.id)
-        return report
+        return run
+
+    def _confined(self, run: _Pass, claim: Claim, step: Callable[[], T]) -> T | None:
+        """Run one claim's step so that its failure stays with that claim: noted in the report, pass goes on.
+
+        The ledger's own errors concern every claim and a broken invariant (``GatewayInternalError``)
+        must stop the gateway, so those end the pass; so does a stop (BaseException). A claim left as it
+        was keeps its budget reserved: the next pass (or recovery) takes it from there.
+        """
+        try:
+            return step()
+        except (LedgerError, GatewayInternalError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - confined to this claim and reported, never swallowed
+            run.fail(claim.id, exc)
+            return None
 
     def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> None:
         self._mutate(lambda s, now: core.advance_clock(s, at, keys))
 
-    def _recover_launches(self, report: ScheduleReport) -> None:
+    def _recover_launches(self, run: _Pass) -> None:
         """LAUNCHING claims left by a gateway that stopped: record the run if it exists, else release.
 
         A launch younger than ``launch_lease`` may still be under way in a live gateway: left alone.
@@ -265,10 +328,19 @@ class Gateway:
         now = self.clock()
         for claim in self.store.load().claims.values():
             if claim.state is ClaimState.LAUNCHING:
-                self._recover_launch(claim, now, report)
+                self._confined(run, claim, partial(self._recover_launch, claim, now, run.report))
+
+    def _launcher_of(self, claim: Claim) -> Launcher:
+        name = claim.launcher or self.default_launcher
+        try:
+            return self.launchers[name]
+        except KeyError:
+            raise LaunchError(
+                f"this gateway has no launcher {name!r} (it has: {', '.join(sorted(self.launchers)) or 'none'})"
+            ) from None
 
     def _recover_launch(self, claim: Claim, now: dt.datetime, report: ScheduleReport) -> None:
-        run_id = self.launchers[claim.launcher or self.default_launcher].find_run(claim.id)
+        run_id = self._launcher_of(claim).find_run(claim.id)
         try:
             if run_id is not None:
                 self._mutate(lambda s, at: core.record_run(s, claim.id, run_id, at))
@@ -279,52 +351,88 @@ class Gateway:
         except LedgerConflictError:
             return  # another gateway recovered it first
 
-    def _launch(self, claim: Claim) -> str:
-        """Launch one admitted claim: 'launched', 'released' (never started) or 'skipped' (raced)."""
-        launcher = self.launchers[claim.launcher or self.default_launcher]
+    def _launch(self, claim: Claim, run: _Pass) -> str:
+        """Launch one admitted claim: 'launched', 'released' (never started), 'skipped' (raced) or 'unknown'.
+
+        Whatever fails before the launcher is called (no such launcher, a setting missing to build the
+        request) provably started nothing: the claim is released with the reason. A ``LaunchError`` from
+        the launcher means the same (the port's contract). Anything else the launcher raises may have
+        come after a start was sent, so the claim stays LAUNCHING with its budget reserved: recovery
+        records the run if ``find_run`` finds one, and releases it after the launch lease if not.
+        """
         start_by = time.monotonic() + self._start_window  # taken before the LAUNCHING time is stamped
         try:
+            launcher = self._launcher_of(claim)
             state = self._mutate(lambda s, now: core.start_launch(s, claim.id, now))
         except LedgerConflictError:
             return "skipped"  # another gateway is launching it
+        except LaunchError as exc:
+            return self._release(claim.id, f"launch failed: {exc}")
         self.checkpoint("launching")
-        dataset = state.dataset(claim.spec.dataset)
-        request = JobRequest(
-            submission_id=claim.id,
-            spec=claim.spec,
-            dataset=dataset,
-            blocks=tuple(state.blocks[k].day for k in claim.blocks),
-            granted=GrantedBudget.of(claim.demand),
-            output=launcher.output_for(claim.id),
-            public_tables=core.public_tables_of(state, claim.spec),
-        )
+        try:
+            dataset = state.dataset(claim.spec.dataset)
+            request = JobRequest(
+                submission_id=claim.id,
+                spec=claim.spec,
+                dataset=dataset,
+                blocks=tuple(state.blocks[k].day for k in claim.blocks),
+                granted=GrantedBudget.of(claim.demand, state.settings.orders() if state.settings.rdp else None),
+                output=launcher.output_for(claim.id),
+                public_tables=core.public_tables_of(state, claim.spec),
+            )
+        except (GatewayValidationError, LaunchError, ValidationError) as exc:  # nothing was sent yet
+            return self._release(claim.id, f"launch failed before starting: {exc}")
         try:
             run_id = launcher.launch(request, start_by)
         except LaunchError as exc:
-            reason = f"launch failed: {exc}"
-            self._mutate(lambda s, now: core.release(s, claim.id, reason, now))
-            return "released"
+            return self._release(claim.id, f"launch failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the run may exist: reserved until recovery decides
+            run.fail(
+                claim.id,
+                exc,
+                f"the launch ended in an error after it may have started the job; its budget stays reserved "
+                f"until `dpgw schedule` finds the run or the launch lease ({self.launch_lease}) runs out: "
+                f"{type(exc).__name__}: {exc}",
+            )
+            return "unknown"
         self.checkpoint("launched")
         try:
             self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
         except LedgerConflictError:
             current = self.store.load().claim(claim.id)
-            if current.state is not ClaimState.RUNNING or current.run_id != run_id:
-                raise GatewayInternalError(
-                    f"run {run_id} of {claim.id} started, but the ledger shows the claim {current.state.value}: "
-                    f"its launch outlived the launch lease ({self.launch_lease}); stop the run and report this"
-                ) from None
-            return "skipped"  # a recovering gateway recorded our run first
+            if current.run_id == run_id and current.state in RECORDED_RUN_STATES:
+                return "skipped"  # a recovering gateway found our run and recorded it first
+            raise GatewayInternalError(
+                f"run {run_id} of {claim.id} started, but the ledger shows the claim {current.state.value}"
+                f"{f' with run {current.run_id}' if current.run_id else ''}: its launch outlived the launch "
+                f"lease ({self.launch_lease}); stop the run and report this"
+            ) from None
         self.checkpoint("running")
         return "launched"
 
-    def reconcile(self, only: str | None = None) -> list[str]:
-        """Poll running jobs and record the ones that ended; returns their ids."""
+    def _release(self, claim_id: str, reason: str) -> str:
+        """Give back the budget of a launch that provably never started."""
+        try:
+            self._mutate(lambda s, now: core.release(s, claim_id, reason, now))
+        except LedgerConflictError:
+            return "skipped"  # another gateway moved it first
+        return "released"
+
+    def reconcile(self, only: str | None = None, run: _Pass | None = None) -> list[str]:
+        """Poll running jobs and record the ones that ended; returns their ids.
+
+        Within a scheduling pass (``run``), a job that cannot be polled is noted in its report and stays
+        running (charged when it is seen to end); the other jobs are still followed.
+        """
         finished = []
         for claim in self.store.load().claims.values():
             if claim.state is not ClaimState.RUNNING or (only and claim.id != only):
                 continue
-            if self._record_outcome(claim):
+            if run is None:
+                done = self._record_outcome(claim)
+            else:
+                done = bool(self._confined(run, claim, partial(self._record_outcome, claim)))
+            if done:
                 finished.append(claim.id)
         return finished
 
@@ -337,7 +445,7 @@ class Gateway:
         A succeeded job is charged what its receipt says it spent (at most the grant).
         """
         assert claim.launcher is not None and claim.run_id is not None
-        launcher = self.launchers[claim.launcher]
+        launcher = self._launcher_of(claim)
         status = launcher.poll(claim.run_id, claim.id)
         if not status.state.is_terminal:
             return False
@@ -374,7 +482,13 @@ class Gateway:
         spent = result.spent.to_budget()
         if result.submission_id != claim.id:
             raise GatewayInternalError(f"the outcome of {claim.id} is for {result.submission_id}; result withheld")
-        if not spent.fits_in(claim.demand) or result.granted.to_budget() != claim.demand:
+        # per order under rdp: a receipt above the grant at any order, or over other orders, is withheld
+        if (
+            not spent.is_non_negative()
+            or not spent.fits_in(claim.demand)
+            or result.granted.to_budget() != claim.demand
+            or result.spent.alphas != result.granted.alphas
+        ):
             raise GatewayInternalError(
                 f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
             )

@@ -5,6 +5,10 @@ Glue calls ``dp_query_job.py --key value ...`` with the job's default arguments 
 ``--granted_delta``, ``--request_sha256``; Glue argument names use underscores). On Glue
 ``awsglue.utils.getResolvedOptions`` reads them; elsewhere plain argument parsing does, ignoring Glue's
 own arguments, so local, Glue and EMR run the same code.
+
+The job's default argument ``--warehouse_dir`` is Spark's SQL warehouse (Tumult writes intermediate
+tables there; on a cluster it must be shared storage). It is set in the SparkConf before Glue's
+SparkContext starts: a static setting that ``--conf`` on Glue is not guaranteed to reach.
 """
 
 from __future__ import annotations
@@ -47,17 +51,32 @@ def resolve_arguments(argv: list[str]) -> list[str]:
     return resolved
 
 
-def start_glue_session() -> None:
-    """On Glue, start Glue's own Spark session first, so the entry point reuses it (never ``local[*]``)."""
+def warehouse_dir(argv: list[str]) -> str | None:
+    """The run's ``--warehouse_dir`` (a default argument of the job), if any."""
+    parser = argparse.ArgumentParser(prog="dp_query_job.py", add_help=False)
+    parser.add_argument("--warehouse_dir")
+    known, _others = parser.parse_known_args(argv)
+    return known.warehouse_dir
+
+
+def start_glue_session(warehouse: str | None = None) -> None:
+    """On Glue, start Glue's own Spark session first, so the entry point reuses it (never ``local[*]``).
+
+    The warehouse goes into the SparkConf the context starts with; the entry point's session inherits it.
+    """
     try:
         from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from pyspark import SparkConf
         from pyspark.context import SparkContext
     except ImportError:  # not on Glue: the entry point builds its session
         return
-    GlueContext(SparkContext.getOrCreate())
+    conf = SparkConf()
+    if warehouse:
+        conf.set("spark.sql.warehouse.dir", warehouse)
+    GlueContext(SparkContext.getOrCreate(conf))
 
 
 if __name__ == "__main__":
     argv = resolve_arguments(sys.argv[1:])
-    start_glue_session()
+    start_glue_session(warehouse_dir(sys.argv[1:]))
     sys.exit(main(argv))

@@ -24,6 +24,8 @@ import pytest
 
 from gateway.core.datasets import ColumnType, Dataset
 from gateway.core.jobs import GrantedBudget, JobRequest
+from gateway.core.ledger import demand_of
+from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import parse_spec
 
 DAYS = tuple(dt.date(2026, 10, d) for d in range(1, 6))
@@ -224,7 +226,10 @@ def make_request(sales: Sales, tmp_path: Path) -> MakeRequest:
         submission_id: str = "sub-1",
         group_column: str = "region",
         keys: list[Any] | None = None,
+        budget: dict[str, Any] | None = None,
+        accounting: str = "basic",
     ) -> JobRequest:
+        """``accounting="rdp"``: the grant is the RDP curve the ledger reserves for ``budget`` (e.g. {rho})."""
         aggregate: dict[str, Any] = {"function": function}
         if function != "count":
             aggregate.update(column="amount", low=LOW, high=HIGH)
@@ -233,19 +238,23 @@ def make_request(sales: Sales, tmp_path: Path) -> MakeRequest:
             "dataset": "sales",
             "analyst": "ana",
             "blocks": {"last": len(blocks)},
-            "budget": {"epsilon": epsilon, "delta": delta},
+            "budget": budget or {"epsilon": epsilon, "delta": delta},
             "privacy_unit": "row" if unit == "row" else {"id_column": "user", "max_rows_per_id": CAP},
             "aggregate": aggregate,
         }
         if grouped:
             spec_doc["group_by"] = {"column": group_column, "keys": KEYS if keys is None else keys}
         spec = parse_spec(spec_doc)
+        granted = GrantedBudget.of(spec.demand) if accounting == "basic" else None
+        if granted is None:
+            settings = PolicySettings(accounting="rdp")
+            granted = GrantedBudget.of(demand_of(spec, settings), settings.orders())
         return JobRequest(
             submission_id=submission_id,
             spec=spec,
             dataset=dataset or sales.parquet,
             blocks=blocks,
-            granted=GrantedBudget.of(spec.demand),
+            granted=granted,
             output=str(tmp_path / submission_id / "outcome.json"),
         )
 

@@ -45,6 +45,19 @@ def submit(body: SubmitRequest, request: Request, gw: GatewayDep, who: CallerDep
     return views.submission_view(gw.status(claim.id), who.operator)
 
 
+class PreviewRequest(BaseModel):
+    spec: Annotated[str, StringConstraints(max_length=MAX_SPEC)] | dict[str, Any] = Field(
+        description="The query spec: YAML/JSON text, or the decoded document."
+    )
+
+
+@router.post("/preview")
+def preview(body: PreviewRequest, gw: GatewayDep, who: CallerDep) -> dict[str, Any]:
+    """Would the query be admitted now on a quiet ledger, why not, how many more copies fit; records nothing."""
+    spec = load_spec_text(body.spec) if isinstance(body.spec, str) else parse_spec(body.spec)
+    return gw.preview(spec, analyst=who.name).to_json()
+
+
 @router.get("/submissions", response_model=list[views.SubmissionView])
 def list_submissions(gw: GatewayDep, who: CallerDep) -> list[dict[str, Any]]:
     return [views.submission_view(c, who.operator) for c in gw.submissions(who.scope)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from gateway.cli import render
 from gateway.core.analysts import Analyst
@@ -25,8 +25,15 @@ OPERATOR_FIELDS = ANALYST_FIELDS  # plus ``detail`` (a failed job's full error),
 
 
 class BudgetView(BaseModel):
-    epsilon: str
-    delta: str
+    """(ε, δ), or under rdp accounting one ε per order of the ledger's grid (``curve``)."""
+
+    epsilon: str | None = None
+    delta: str | None = None
+    curve: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _given(self, handler: Any) -> Any:
+        return {k: v for k, v in handler(self).items() if v is not None}  # the same document as the CLI's
 
 
 class SubmissionView(BaseModel):
@@ -65,6 +72,7 @@ class BlockView(BaseModel):
     remaining: BudgetView
     arrivals: int
     retired: bool
+    guarantee: BudgetView | None = None  # rdp accounting: the block's (ε, δ)
     state: str  # enough, nearly exhausted or out of budget (gateway.core.budget_state)
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.forecast import Forecast
+from gateway.core.preview import Preview
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import load_spec_text
 from gateway.service import Gateway
@@ -35,6 +36,10 @@ class Backend(Protocol):
     def wait(self, claim_id: str, on_tick: Callable[[Claim], None] | None = None) -> Claim: ...
 
     def forecast(self, claim_id: str) -> Forecast: ...
+
+    def preview(self, spec_text: str) -> Preview:
+        """Would this query be admitted now (nothing else pending), why not, how many more copies fit; no charge."""
+        ...
 
     def settings(self) -> PolicySettings:
         """The ledger's scheduling settings (public: they say what the blocks' columns mean)."""
@@ -81,6 +86,12 @@ class EmbeddedBackend:
 
     def forecast(self, claim_id: str) -> Forecast:
         return self.gateway.forecast(claim_id)
+
+    def preview(self, spec_text: str) -> Preview:
+        spec = load_spec_text(spec_text)
+        if spec.analyst is None:
+            spec = spec.model_copy(update={"analyst": getpass.getuser()})
+        return self.gateway.preview(spec)
 
     def settings(self) -> PolicySettings:
         return self.gateway.state().settings

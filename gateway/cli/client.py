@@ -27,6 +27,7 @@ from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.forecast import Forecast
+from gateway.core.preview import Preview
 from gateway.core.scheduling import PolicySettings
 from gateway.core.spec import parse_spec
 from gateway.errors import (
@@ -162,6 +163,9 @@ class RemoteBackend:
     def settings(self) -> PolicySettings:
         return PolicySettings.model_validate(self._call("GET", "/v1/settings"))
 
+    def preview(self, spec_text: str) -> Preview:
+        return Preview.from_json(self._call("POST", "/v1/preview", {"spec": spec_text}))
+
     def job_log(self, claim: Claim) -> str | None:
         return None  # job logs are the operator's: they may hold data values
 
@@ -204,4 +208,5 @@ def block_from(view: dict[str, Any]) -> Block:
         consumed=Budget.from_json(view["consumed"]),
         arrivals=int(view["arrivals"]),
         retired=bool(view["retired"]),
+        guarantee=Budget.from_json(view["guarantee"]) if view.get("guarantee") else None,
     )

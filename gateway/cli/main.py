@@ -3,9 +3,13 @@ to exit codes (see ``gateway.errors``)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sys
 import time
+import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +17,11 @@ import typer
 from pydantic import ValidationError
 from rich.status import Status
 from rich.text import Text
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 from gateway.cli import audit, plot, render
 from gateway.cli.analysts import analysts_app
@@ -24,10 +33,12 @@ from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.datasets import BlockPeriod, DataFormat
 from gateway.core.scheduling import PolicySettings
-from gateway.core.scheduling.policy import Order, ReleaseTo
+from gateway.core.scheduling.policy import MAX_N, Accounting, Order, ReleaseTo
+from gateway.core.spec import MAX_SPEC_BYTES, decode_spec_bytes
 from gateway.errors import GatewayError, GatewayValidationError, SpecError
 from gateway.launchers import build_launchers
 from gateway.ledger import FileLedgerStore, open_store, resolve_url
+from gateway.ledger.base import DamagedAuditWarning
 from gateway.service import Gateway
 from gateway.sources.declared import parse_schema
 from gateway.sources.locate import check_granted_partitions
@@ -75,9 +86,13 @@ def build_gateway(ledger: str | None) -> Gateway:
 def init(
     ledger: Ledger = None,
     policy: Annotated[str, typer.Option(help="Scheduling policy: dpf-n, dpf-t, fcfs, rr-n, rr-t or dpack.")] = "dpf-n",
-    n: Annotated[int, typer.Option("--n", help="DPF-N/RR-N: arrivals per block that unlock it; DPack: steps.")] = 10,
+    n: Annotated[
+        int,
+        typer.Option("--n", min=1, max=MAX_N, help="DPF-N/RR-N: arrivals per block that unlock it; DPack: steps."),
+    ] = 10,
     lifetime: Annotated[
-        str | None, typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h.")
+        str | None,
+        typer.Option(help="DPF-T/RR-T/DPack: time over which a block unlocks, e.g. 30d or 12h; at most 100 years."),
     ] = None,
     order: Annotated[
         Order, typer.Option(help="DPF: sorted (paper) or heap_array (PrivateKube's simulator order, Q1).")
@@ -86,12 +101,26 @@ def init(
         ReleaseTo,
         typer.Option(help="DPF: where a never-started launch returns its budget; locked as PrivateKube's Go (Q6)."),
     ] = "unlocked",
+    accounting: Annotated[
+        Accounting,
+        typer.Option(
+            help="basic: (ε, δ) add up per block. rdp: Rényi-DP curves over PrivateKube's alpha grid "
+            "(blocks then need --delta > 0; queries may ask for {rho})."
+        ),
+    ] = "basic",
     json_out: Json = False,
 ) -> None:
     """Create a ledger."""
     try:
         settings = PolicySettings.model_validate(
-            {"policy": policy, "n": n, "lifetime": lifetime, "order": order, "release_to": release_to}
+            {
+                "policy": policy,
+                "n": n,
+                "lifetime": lifetime,
+                "order": order,
+                "release_to": release_to,
+                "accounting": accounting,
+            }
         )
     except ValidationError as exc:
         raise GatewayValidationError(f"invalid ledger settings: {exc.errors()[0]['msg']}") from None
@@ -158,6 +187,8 @@ def datasets_add(
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
         raise GatewayValidationError(f"unknown launcher {launcher!r}; available: {known}")
+    if "\x00" in path:
+        raise GatewayValidationError("the data path contains a NUL character; give a directory, file or URI")
     local = "://" not in path
     declared = parse_schema(schema) if schema is not None else None
     location = str(Path(path).resolve()) if local else path
@@ -197,9 +228,8 @@ def datasets_add(
     render.console.print(render.plain(f"Registered {kind} {dataset.name} ({dataset.format.value}, {cols})"))
     if added:
         spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
-        render.console.print(
-            render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {added[0].capacity} each")
-        )
+        each = added[0].guarantee or added[0].capacity
+        render.console.print(render.plain(f"Added {len(added)} block(s) to {name} ({spans}), capacity {each} each"))
 
 
 @datasets_app.command("list")
@@ -224,19 +254,24 @@ def blocks_add(
     name: str,
     from_: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")],
     to: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, inclusive.")],
-    epsilon: Annotated[str, typer.Option("--epsilon", help="ε capacity of each block.")],
+    epsilon: Annotated[str, typer.Option("--epsilon", help="ε capacity of each block (at most 1000000).")],
     delta: Annotated[str, typer.Option("--delta", help="δ capacity of each block.")] = "0",
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Add one privacy block per day from FROM to TO, each with the given capacity."""
-    blocks = build_gateway(ledger).add_blocks(name, from_.date(), to.date(), Budget.capacity(epsilon, delta))
+    """Add one privacy block per day from FROM to TO (at most 36,600 days), each with the given capacity.
+
+    Re-running the same command after an interruption adds only the days still missing.
+    """
+    capacity = Budget.capacity(epsilon, delta)
+    blocks = build_gateway(ledger).add_blocks(name, from_.date(), to.date(), capacity)
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])
     else:
-        render.console.print(
-            render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {blocks[0].capacity} each")
-        )
+        days = (to.date() - from_.date()).days + 1
+        kept = f" ({days - len(blocks)} day(s) had their block already)" if len(blocks) < days else ""
+        each = (blocks[0].guarantee or blocks[0].capacity) if blocks else capacity
+        render.console.print(render.plain(f"Added {len(blocks)} block(s) to {name}, capacity {each} each{kept}"))
 
 
 @blocks_app.command(
@@ -249,10 +284,12 @@ def blocks_list(
 ) -> None:
     backend = backend_for(url, ledger)
     blocks = backend.blocks(name)
+    settings = backend.settings()
     if json_out:
-        render.print_json([render.block_json(b) for b in blocks])
+        alphas = settings.orders() if settings.rdp else None
+        render.print_json([render.block_json(b, alphas) for b in blocks])
     else:
-        render.console.print(render.blocks_table(blocks, backend.settings()))
+        render.console.print(render.blocks_table(blocks, settings))
 
 
 @blocks_app.command("plot")
@@ -274,11 +311,19 @@ def blocks_plot(
     render.console.print(f"Wrote {out} ({len(blocks)} block(s) of {name})")
 
 
+# A submission that ended without running: rejected (budget, 3); its launch never started or its job
+# failed (launch, 4). Pending, admitted, launching, running and succeeded exit 0.
+SUBMIT_EXIT_CODES = {ClaimState.REJECTED: 3, ClaimState.RELEASED: 4, ClaimState.FAILED: 4}
+
+
 def _read_spec(path: Path) -> str:
+    """The spec file's text, read no further than the spec size limit (``/dev/zero`` ends at once)."""
     try:
-        return path.read_text()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc.strerror}") from None
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    return decode_spec_bytes(data)
 
 
 @app.command()
@@ -314,12 +359,13 @@ def submit(
     if json_out:
         extra = {"job_log": log} if log else {}
         render.print_json({**render.claim_json(claim, full_blocks=False), **extra, "result": claim.result})
-        return
-    render.console.print(render.claims_table([claim], title="Submission"))
-    if claim.state is ClaimState.SUCCEEDED:
-        render.console.print(render.result_table(claim))
-    elif log:
-        render.err_console.print(render.plain(f"job log: {log}"))
+    else:
+        render.console.print(render.claims_table([claim], title="Submission"))
+        if claim.state is ClaimState.SUCCEEDED:
+            render.console.print(render.result_table(claim))
+        elif log:
+            render.err_console.print(render.plain(f"job log: {log}"))
+    raise typer.Exit(SUBMIT_EXIT_CODES.get(claim.state, 0))
 
 
 PROGRESS = {
@@ -328,6 +374,22 @@ PROGRESS = {
     ClaimState.LAUNCHING: "launching the job",
     ClaimState.RUNNING: "running: Spark starts, reads the granted days, computes, writes the answer (often 15-110 s)",
 }
+
+
+@app.command()
+def preview(
+    spec_file: Annotated[Path, typer.Argument(help="The query spec (YAML or JSON).")],
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
+) -> None:
+    """Would this query be admitted now, and if not why; how many more copies the blocks could grant (no charge)."""
+    result = backend_for(url, ledger).preview(_read_spec(spec_file))
+    if json_out:
+        render.print_json(result.to_json())
+        return
+    for line in render.preview_lines(result):
+        render.console.print(render.plain(line))
 
 
 def _wait_with_progress(backend: Backend, submitted: Claim, started: float) -> Claim:
@@ -365,7 +427,7 @@ def schedule(ledger: Ledger = None, json_out: Json = False) -> None:
         render.print_json(report.__dict__)
     else:
         for key, ids in report.__dict__.items():
-            render.console.print(f"{key:>9}: {', '.join(ids) or '-'}")
+            render.console.print(render.plain(f"{key:>9}: {', '.join(ids) or '-'}"))  # errors quote launchers
 
 
 @app.command()
@@ -472,20 +534,88 @@ app.command("package")(package_command)
 app.command("serve")(serve)
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in the gateway, never the user's input
+USAGE_ERROR = 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; usage errors are typer's to report, gateway errors get one line and their exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    """Run the CLI and map every outcome to the README's exit codes; never let a traceback reach the user.
+
+    Usage errors (typer's parsing) exit 2, gateway errors their category's code, anything unexpected 70
+    with one line (the traceback only with ``DPGW_DEBUG=1``). With ``--json`` every error is one JSON
+    document on stdout: ``{"error": {"type": ..., "message": ...}}``.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DamagedAuditWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return _run(args, json_out="--json" in args)
+        except BrokenPipeError:  # an error report hit a closed pipe too
+            return _stdout_gone()
+
+
+def _stdout_gone() -> int:
+    """The reader of our output went away (``dpgw audit | head``): stop quietly, as a killed pipe would."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **kwargs: object) -> None:
+    """Warnings go to stderr as one plain line (stdout stays one JSON document with --json)."""
+    render.err_console.print(Text.assemble(("warning:", "yellow"), " ", render.plain(message, newlines=True)))
+
+
+def _run(args: list[str], json_out: bool) -> int:
     try:
-        app(args=args, prog_name="dpgw")
-    except SystemExit as done:
+        code = app(args=args, prog_name="dpgw", standalone_mode=False)
+    except SystemExit as done:  # a command that exits on its own
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except GatewayError as exc:
-        if "--json" in args:
-            render.print_json({"error": {"type": type(exc).__name__, "message": str(exc)}})
+    except typer.Abort:
+        return 130
+    except ClickException as exc:
+        if json_out:
+            _report_error(True, type(exc).__name__, exc.format_message())
         else:
-            render.err_console.print(Text.assemble(("error:", "red"), " ", render.plain(exc, newlines=True)))
-        return exc.exit_code
-    return 0
+            _show_usage_error(exc)
+        return exc.exit_code if exc.exit_code else USAGE_ERROR
+    except GatewayError as exc:
+        _report_error(json_out, type(exc).__name__, str(exc))
+        return exc.exit_code if exc.exit_code != 1 else INTERNAL_ERROR
+    except BrokenPipeError:
+        return _stdout_gone()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line and exit 70, never a traceback
+        if os.environ.get("DPGW_DEBUG") == "1":
+            traceback.print_exc()
+        message = (
+            f"internal error ({type(exc).__name__}: {_one_line(str(exc))}); this is a bug in dp-gateway: "
+            "rerun with DPGW_DEBUG=1 for the traceback and report it"
+        )
+        _report_error(json_out, "GatewayInternalError", message)
+        return INTERNAL_ERROR
+    return code if isinstance(code, int) else 0
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _report_error(json_out: bool, kind: str, message: str) -> None:
+    if json_out:
+        render.print_json({"error": {"type": kind, "message": message}})
+    else:  # plain text: a message may hold user strings that look like markup ("[/red]")
+        render.err_console.print(Text.assemble(("error:", "red"), " ", render.plain(message, newlines=True)))
+
+
+def _show_usage_error(exc: ClickException) -> None:
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+    except ImportError:  # typer without rich
+        exc.show()
 
 
 if __name__ == "__main__":

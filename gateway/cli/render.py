@@ -13,10 +13,12 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from gateway.core import rdp
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.budget_state import block_state
 from gateway.core.claims import Claim, ClaimState
+from gateway.core.preview import Preview
 from gateway.core.scheduling import PolicySettings
 
 # Tables stay readable when output is piped (rich would otherwise assume 80 columns).
@@ -64,8 +66,27 @@ def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, default=str))
 
 
-def block_json(block: Block) -> dict[str, Any]:
+def rdp_view(block: Block, alphas: tuple[Decimal, ...]) -> dict[str, str]:
+    """An rdp block as (ε, δ): its guarantee and the best ε at its δ still left over the orders."""
+    assert block.guarantee is not None and block.capacity.curve is not None
+    remaining = block.remaining.curve or (Decimal(0),) * len(alphas)
+    left = rdp.remaining_epsilon(remaining, block.capacity.curve, block.guarantee.delta, alphas)
     return {
+        "epsilon": format(block.guarantee.epsilon.normalize(), "f"),
+        "delta": _delta(block.guarantee.delta),
+        "remaining_epsilon": format(left.normalize(), "f"),
+    }
+
+
+def block_json(block: Block, alphas: tuple[Decimal, ...] | None = None) -> dict[str, Any]:
+    """The block's accounts (curves under rdp accounting, with ``alphas`` and the (ε, δ) view when given)."""
+    extra: dict[str, Any] = {}
+    if block.guarantee is not None:
+        extra["guarantee"] = block.guarantee.to_json()
+        if alphas:
+            left = rdp_view(block, alphas)["remaining_epsilon"]
+            extra |= {"alphas": [str(a) for a in alphas], "remaining_epsilon": left}
+    return extra | {
         "block": block.key,
         "dataset": block.dataset,
         "day": block.day.isoformat(),
@@ -102,13 +123,34 @@ BLOCKS_HELP = (
     "can still be granted (all of it is released at once). DPF-N / RR-N: 'unlocked' (released by arrivals, "
     "admittable now), 'locked' and 'arrivals' (k of N; at N the block is retired: all of it released). "
     "DPF-T / RR-T / DPack: 'unlocked' (released so far over the block's lifetime), 'locked' and 'state' "
-    "(unlocking, or retired once fully released). Amounts are ε, or 'ε / δ' when any block has a δ capacity."
+    "(unlocking, or retired once fully released). Amounts are ε, or 'ε / δ' when any block has a δ capacity. "
+    "Under rdp accounting: each block's (ε, δ) and its remaining budget as the best ε at that δ over the "
+    "ledger's orders; --json gives the whole curves."
 )
+
+
+def rdp_blocks_table(rows: list[Block], settings: PolicySettings, title: str | None = None) -> Table:
+    """Under rdp accounting: per block its (εG, δG) and the remaining budget as the best ε at δG over the orders."""
+    alphas = settings.orders()
+    table = Table(title=plain(title or f"Privacy blocks (Rényi-DP, ε at the block's δ), policy {settings.summary()}"))
+    for name in ("block", "capacity ε / δ", "remaining ε", "state"):
+        table.add_column(name, justify="left" if name == "block" else "right", no_wrap=True)
+    for b in rows:
+        if b.guarantee is None:
+            table.add_row(plain(b.key), "?", "?", "")
+            continue
+        view = rdp_view(b, alphas)
+        state = "retired" if b.retired else ("unlocking" if not b.locked.is_zero() else "released")
+        left = f"{float(view['remaining_epsilon']):.6g}"  # exact (rounded down) in --json
+        table.add_row(plain(b.key), f"{view['epsilon']} / {view['delta']}", left, state)
+    return table
 
 
 def blocks_table(blocks: Iterable[Block], settings: PolicySettings | None = None, title: str | None = None) -> Table:
     """One row per block, with the columns the ledger's policy gives a meaning to (see ``BLOCKS_HELP``)."""
     rows = list(blocks)
+    if settings is not None and settings.rdp:
+        return rdp_blocks_table(rows, settings, title)
     policy = settings.policy if settings is not None else "dpf-n"
     with_delta = any(b.capacity.delta > 0 for b in rows)
     unit = "ε / δ" if with_delta else "ε"
@@ -183,6 +225,16 @@ def _span(claim: Claim) -> str:
     return span["first"] if span["count"] == 1 else f"{span['first']} → {span['last']} ({span['count']})"
 
 
+def _demand_text(claim: Claim) -> str:
+    """The budget as the analyst asked for it; under rdp the ledger holds its curve (``--json``)."""
+    if claim.demand.curve is None:
+        return str(claim.demand)
+    budget = claim.spec.budget
+    if budget.rho is not None:
+        return f"rho={format(budget.rho.normalize(), 'f')} (RDP)"
+    return f"{budget.to_budget()} (RDP)"
+
+
 def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
     table = Table(title=title)
     for name in ("id", "analyst", "engine", "query", "blocks", "budget", "state", "reason"):
@@ -195,7 +247,7 @@ def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
             c.spec.engine.value,
             plain(query),
             _span(c),
-            str(c.demand),
+            _demand_text(c),
             Text(c.state.value, style=STATE_STYLE[c.state]),
             plain(c.reason or ""),
         )
@@ -262,3 +314,20 @@ def result_table(claim: Claim, round_: bool = False, clamp_zero: bool = False) -
     if any(a.function.value in ("count", "sum") for a in spec.all_aggregates) and not processed:
         notes.append(Text(NOISE_NOTE, style="dim"))
     return Group(plain(heading, style="bold"), table, *notes)
+
+
+def preview_lines(preview: Preview) -> list[str]:
+    """``dpgw preview`` in plain text: the verdict, why, and how many more copies the blocks hold."""
+    if preview.fits:
+        lines = ["Fits: submitted now (with nothing else waiting), this query would be admitted at once."]
+    elif preview.state == ClaimState.REJECTED.value:
+        lines = ["Does not fit: a submission would be rejected."]
+    else:
+        lines = ["Does not fit now: a submission would wait."]
+    if preview.reason:
+        lines.append(f"Why: {preview.reason}")
+    lines.append(
+        f"The blocks could still grant {preview.copies} more cop{'y' if preview.copies == 1 else 'ies'} of this "
+        f"query ({preview.accounting} accounting, counting budget the policy has not released yet)."
+    )
+    return lines

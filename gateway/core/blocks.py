@@ -35,6 +35,7 @@ class Block:
     version: int = 1
     created_at: dt.datetime | None = None  # when the ledger added it: time-based policies unlock from here
     held: dict[str, Budget] = field(default_factory=dict)  # round robin: budget accumulated per waiting claim
+    guarantee: Budget | None = None  # rdp accounting: the (εG, δG) the capacity curve was made from
 
     @property
     def key(self) -> str:
@@ -60,7 +61,15 @@ class Block:
 
     def check(self) -> Block:
         """The accounting invariant; a violation is a gateway bug, never user error."""
-        parts = (self.unlocked, self.allocated, self.consumed, self.locked)
+        if self.capacity.is_curve:
+            # RDP: allocation deducts at every order, so unlocked may go below zero at orders the block
+            # no longer serves; what must hold is that some order still has used <= capacity.
+            parts: tuple[Budget, ...] = (self.allocated, self.consumed, self.locked)
+            used = self.allocated + self.consumed
+            if not used.admissible_in(self.capacity):
+                raise GatewayInternalError(f"block {self.key} is over its capacity at every order: {self.to_json()}")
+        else:
+            parts = (self.unlocked, self.allocated, self.consumed, self.locked)
         if not all(p.is_non_negative() for p in parts):
             raise GatewayInternalError(f"block {self.key} has a negative account: {self.to_json()}")
         return self
@@ -78,6 +87,7 @@ class Block:
             "version": self.version,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "held": {claim: amount.to_json() for claim, amount in self.held.items()},
+            **({"guarantee": self.guarantee.to_json()} if self.guarantee is not None else {}),
         }
 
     @classmethod
@@ -94,12 +104,21 @@ class Block:
             version=int(data["version"]),
             created_at=dt.datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
             held={claim: Budget.from_json(amount) for claim, amount in (data.get("held") or {}).items()},
+            guarantee=Budget.from_json(data["guarantee"]) if data.get("guarantee") else None,
         )
+
+
+MAX_RANGE_DAYS = 36_600  # a hundred years of daily blocks: the most one range may name
 
 
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     if start > end:
         raise BlockRangeError(f"empty block range: {start} is after {end}")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise BlockRangeError(
+            f"the range {start}..{end} has {(end - start).days + 1} days; one range may hold at most "
+            f"{MAX_RANGE_DAYS:,} (about 100 years): split it"
+        )
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
@@ -135,6 +154,8 @@ def resolve_selection(dataset: str, selection: BlockSelection, existing: Iterabl
     return tuple(wanted)
 
 
-def new_blocks(dataset: str, days: Sequence[dt.date], capacity: Budget, unlocked: Budget) -> list[Block]:
+def new_blocks(
+    dataset: str, days: Sequence[dt.date], capacity: Budget, unlocked: Budget, guarantee: Budget | None = None
+) -> list[Block]:
     zero = Budget()
-    return [Block(dataset, day, capacity, unlocked, zero, zero).check() for day in days]
+    return [Block(dataset, day, capacity, unlocked, zero, zero, guarantee=guarantee).check() for day in days]

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from gateway.core.blocks import Block
+from gateway.core.budget import Budget
 
 NEARLY_EXHAUSTED = Decimal("0.10")  # below 10 % of capacity left
 
@@ -26,6 +27,10 @@ class BudgetState(StrEnum):
 def remaining_fraction(block: Block) -> Decimal:
     """The smallest share of capacity left over the dimensions the block has (ε always, δ if > 0)."""
     left = block.remaining
+    if block.capacity.curve is not None:  # rdp: the best order (a demand needs to fit at one order only)
+        pairs = zip(left.curve or (Decimal(0),) * len(block.capacity.curve), block.capacity.curve, strict=True)
+        best = max((r / c for r, c in pairs if c > 0), default=Decimal(0))
+        return max(Decimal(0), best)
     fractions = [left.epsilon / block.capacity.epsilon]
     if block.capacity.delta > 0:
         fractions.append(left.delta / block.capacity.delta)
@@ -34,8 +39,21 @@ def remaining_fraction(block: Block) -> Decimal:
 
 def block_state(block: Block) -> BudgetState:
     left = block.remaining
-    if left.epsilon <= 0 or (block.capacity.delta > 0 and left.delta <= 0):
+    if block.capacity.curve is not None:
+        if remaining_fraction(block) <= 0:
+            return BudgetState.OUT_OF_BUDGET
+    elif left.epsilon <= 0 or (block.capacity.delta > 0 and left.delta <= 0):
         return BudgetState.OUT_OF_BUDGET
     if remaining_fraction(block) < NEARLY_EXHAUSTED:
         return BudgetState.NEARLY_EXHAUSTED
     return BudgetState.ENOUGH
+
+
+def account_fraction(amount: Budget, capacity: Budget) -> Decimal:
+    """An account's share of the capacity, for pictures: ε, or under rdp the order with the largest capacity."""
+    if capacity.curve is None:
+        return amount.epsilon / capacity.epsilon if capacity.epsilon > 0 else Decimal(0)
+    values = amount.aligned_with(capacity)[0]
+    best = max(range(len(capacity.curve)), key=lambda i: capacity.curve[i] if capacity.curve else 0)
+    top = capacity.curve[best]
+    return values[best] / top if top > 0 else Decimal(0)

@@ -120,7 +120,7 @@ def _arrivals_needed(block: Block, state: LedgerState, claim_id: str) -> tuple[i
 
     def fits(k: int) -> bool:  # what round robin already holds for the claim counts as its own
         moved = after(k)
-        return demand.fits_in(moved.unlocked + moved.held.get(claim_id, NO_BUDGET))
+        return demand.admissible_in(moved.unlocked + moved.held.get(claim_id, NO_BUDGET))  # some order under rdp
 
     # After n arrivals a per-arrival rule has released everything, so search k in [0, n].
     hi = max(0, state.settings.n - block.arrivals)

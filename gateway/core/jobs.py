@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from gateway.core.budget import Budget
 from gateway.core.datasets import Dataset
@@ -21,16 +21,37 @@ from gateway.core.spec import QuerySpec
 
 
 class GrantedBudget(BaseModel):
+    """A grant or a receipt: (ε, δ), or under rdp accounting an RDP curve over ``alphas``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epsilon: Decimal
+    epsilon: Decimal = Decimal(0)
     delta: Decimal = Decimal(0)
+    curve: tuple[Decimal, ...] | None = None
+    alphas: tuple[Decimal, ...] | None = None
+
+    @model_validator(mode="after")
+    def _aligned(self) -> GrantedBudget:
+        if (self.curve is None) != (self.alphas is None) or len(self.curve or ()) != len(self.alphas or ()):
+            raise ValueError("an RDP curve needs one value per order in alphas")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _one_kind(self, handler: Any) -> Any:
+        data = handler(self)
+        if self.curve is None:
+            return {"epsilon": data["epsilon"], "delta": data["delta"]}  # the (ε, δ) documents stay as they were
+        return {"curve": data["curve"], "alphas": data["alphas"]}
 
     @classmethod
-    def of(cls, budget: Budget) -> GrantedBudget:
+    def of(cls, budget: Budget, alphas: tuple[Decimal, ...] | None = None) -> GrantedBudget:
+        if budget.curve is not None:
+            return cls(curve=budget.curve, alphas=alphas)
         return cls(epsilon=budget.epsilon, delta=budget.delta)
 
     def to_budget(self) -> Budget:
+        if self.curve is not None:
+            return Budget(curve=self.curve)
         return Budget(self.epsilon, self.delta)
 
 
@@ -50,8 +71,12 @@ class JobRequest(BaseModel):
 
     @model_validator(mode="after")
     def _grant_matches_spec(self) -> JobRequest:
-        if self.granted.to_budget() != self.spec.demand:
-            raise ValueError(f"granted budget {self.granted.to_budget()} differs from the spec's {self.spec.demand}")
+        # an RDP grant is the curve of the spec's budget on the ledger's grid (the engine reads the kind
+        # of noise from the spec's budget); an (ε, δ) grant must be the spec's budget itself
+        if self.granted.curve is None and self.granted.to_budget() != self.spec.demand:
+            raise ValueError(
+                f"granted budget {self.granted.to_budget()} differs from the spec's {self.spec.demand}"
+            )
         if self.spec.dataset != self.dataset.name:
             raise ValueError("the spec's data set differs from the job's data set")
         return self

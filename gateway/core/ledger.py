@@ -14,14 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.core import rdp
 from gateway.core.analysts import Analyst
-from gateway.core.blocks import Block, block_key, new_blocks, resolve_selection
+from gateway.core.blocks import Block, block_key, resolve_selection
 from gateway.core.budget import Budget, quantize_up
 from gateway.core.claims import Claim, ClaimState, submission_id_for
 from gateway.core.datasets import Dataset
 from gateway.core.scheduling import PolicySettings, infeasible_reason, make_policy, run_pass
 from gateway.core.scheduling.block_accounts import BlockAccounts
-from gateway.core.spec import QuerySpec
+from gateway.core.spec import Engine, QuerySpec
 from gateway.errors import (
     BlockRangeError,
     DuplicateSubmissionError,
@@ -168,19 +169,52 @@ def add_dataset(state: LedgerState, dataset: Dataset, now: dt.datetime) -> Step:
     return state.with_(datasets=[dataset]), [AuditEvent(now, "dataset-added", reason=dataset.path)]
 
 
-def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime) -> Step:
+def _block_capacity(state: LedgerState, capacity: Budget) -> tuple[Budget, Budget | None]:
+    """What a block of ``capacity`` (εG, δG) holds, and its (ε, δ) guarantee: the curve of it under rdp."""
+    if state.settings.rdp and not capacity.is_curve:
+        curve = rdp.capacity_curve(capacity.epsilon, capacity.delta, state.settings.orders())
+        return Budget(curve=curve), capacity
+    return capacity, None
+
+
+def blocks_to_add(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget) -> list[dt.date]:
+    """The days of a range that still need a block; refuses the range if a day's block has another capacity."""
     if state.dataset(dataset).public:
         raise GatewayValidationError(f"data set {dataset!r} is a public table: it has no blocks and no budget")
+    capacity, _ = _block_capacity(state, capacity)
     if not days:
         raise BlockRangeError("no days to add")
-    existing = [d for d in days if block_key(dataset, d) in state.blocks]
-    if existing:
+    missing, clashing = [], []
+    for day in days:
+        existing = state.blocks.get(block_key(dataset, day))
+        if existing is None:
+            missing.append(day)
+        elif existing.capacity != capacity:
+            clashing.append(existing)
+    if clashing:
+        first = clashing[0]
         raise BlockRangeError(
-            f"{len(existing)} block(s) of {dataset!r} already exist (first: {existing[0]}); "
-            "a block's capacity is fixed once added"
+            f"{len(clashing)} block(s) of {dataset!r} in this range already exist with another capacity (first: "
+            f"{first.day}, {first.capacity}); a block's capacity is fixed once added"
         )
+    return missing
+
+
+def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget, now: dt.datetime) -> Step:
+    """Add a block per day; days that already have a block of this capacity are skipped, so re-running an
+    interrupted range adds only what is missing. A day whose block has another capacity refuses the
+    whole range (a block's capacity is fixed once added). Under rdp accounting a block holds the curve of
+    its (εG, δG) guarantee."""
+    missing = blocks_to_add(state, dataset, days, capacity)
+    if not missing:
+        return state, []  # every day has its block already: nothing to do
+    capacity, guarantee = _block_capacity(state, capacity)
     unlocked, retired = make_policy(state.settings).initial_block(capacity)
-    blocks = [replace(b, retired=retired, created_at=now) for b in new_blocks(dataset, days, capacity, unlocked)]
+    zero = Budget()
+    blocks = [
+        Block(dataset, day, capacity, unlocked, zero, zero, retired=retired, created_at=now, guarantee=guarantee)
+        for day in missing
+    ]
     event = AuditEvent(now, "blocks-added", blocks=tuple(b.key for b in blocks), amount=capacity)
     return state.with_(blocks=blocks), [event]
 
@@ -202,17 +236,37 @@ def prepare_claim(
             "use it for group-by keys (group_by: {columns: [...], keys: {from: NAME}})"
         )
     spec.check_against(dataset, {n: d for n, d in state.datasets.items() if d.public})
+    demand = demand_of(spec, state.settings)
     days = resolve_selection(dataset.name, spec.blocks, (b.day for b in state.blocks_of(dataset.name)))
     return Claim(
         id=claim_id or submission_id_for(spec),
         spec=spec,
         blocks=tuple(block_key(dataset.name, d) for d in days),
-        demand=spec.demand,
+        demand=demand,
         state=ClaimState.PENDING,
         submitted_at=now,
         updated_at=now,
         launcher=launcher,
     )
+
+
+def demand_of(spec: QuerySpec, settings: PolicySettings) -> Budget:
+    """What the ledger reserves per block: the spec's (ε, δ) (basic), or its mechanism's RDP curve (rdp)."""
+    if not settings.rdp:
+        return spec.budget.to_budget()
+    budget = spec.budget
+    if spec.group_by is not None and spec.group_by.private:
+        raise GatewayValidationError(
+            "group_by keys: private (groups selected from the data with DP) is not supported under rdp "
+            "accounting yet: partition selection is an (ε, δ) mechanism with no RDP curve to charge; declare "
+            "the keys (keys: [...] or keys: {from: PUBLIC_TABLE})"
+        )
+    if budget.rho is not None and spec.engine is not Engine.TUMULT:
+        raise GatewayValidationError(
+            f"engine {spec.engine.value} takes an (ε, δ) budget; give {{epsilon, delta}} or use engine tumult "
+            "for a zCDP budget {rho}"
+        )
+    return Budget(curve=rdp.demand_curve(budget.epsilon, budget.delta, budget.rho, settings.orders()))
 
 
 def existing_submission(state: LedgerState, claim: Claim) -> Claim | None:
@@ -326,8 +380,8 @@ def finish(
     to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
     charged = claim.demand
     if succeeded and spent is not None and spent.is_non_negative() and spent.fits_in(claim.demand):
-        charged = Budget(quantize_up(spent.epsilon), quantize_up(spent.delta)).min(claim.demand)  # ledger scale
-    returned = claim.demand - charged
+        charged = _ledger_scale(spent).min(claim.demand)  # per order under rdp
+    returned = (claim.demand - charged).clipped()
     done = claim.transition(to, (ClaimState.RUNNING,), now, result=result, reason=reason, detail=detail)
     to_locked = state.settings.release_to == "locked"
     blocks = []
@@ -342,6 +396,12 @@ def finish(
         note = "; ".join(x for x in (reason, f"returned unspent {returned}") if x)
     event = AuditEvent(now, "charged", claim.id, claim.analyst, claim.blocks, charged, note)
     return state.with_(blocks=blocks, claims=[done]), [event]
+
+
+def _ledger_scale(amount: Budget) -> Budget:
+    if amount.curve is not None:
+        return Budget(curve=tuple(quantize_up(x) for x in amount.curve))
+    return Budget(quantize_up(amount.epsilon), quantize_up(amount.delta))
 
 
 def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) -> Step:

@@ -17,7 +17,15 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from gateway.core import predicate
 from gateway.core.budget import Budget
@@ -80,21 +88,57 @@ class BlockSelection(_Strict):
 
 
 class BudgetSpec(_Strict):
-    epsilon: Decimal
+    """``{epsilon, delta}`` (pure or approximate DP) or ``{rho}`` (zCDP; ledgers under rdp accounting only)."""
+
+    epsilon: Decimal | None = None
     delta: Decimal = Decimal(0)
+    rho: Decimal | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _exact(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "epsilon" not in data:
-            return data  # pydantic then names what is missing or unknown (e.g. a zCDP 'rho')
+        if not isinstance(data, dict):
+            return data
+        if data.get("rho") is not None and data.get("epsilon") is None and Decimal(str(data.get("delta", 0))) == 0:
+            data = {"rho": data["rho"]}  # a stored spec (model_dump) carries epsilon None and delta 0
+        elif data.get("rho", 0) is None:
+            data = {k: v for k, v in data.items() if k != "rho"}
+        if "rho" in data:
+            if "epsilon" in data or "delta" in data:
+                raise ValueError("give either {epsilon, delta} or {rho}, not both")
+            try:
+                rho = Budget.demand(data.get("rho")).epsilon  # same checks: finite, > 0, rounded up
+            except GatewayValidationError as exc:
+                raise ValueError(str(exc).replace("epsilon", "rho")) from None
+            return {**data, "rho": rho}
+        if "epsilon" not in data:
+            return data  # pydantic then names what is missing or unknown
         try:
             budget = Budget.demand(data.get("epsilon"), data.get("delta", 0))
         except GatewayValidationError as exc:
             raise ValueError(str(exc)) from None
         return {**data, "epsilon": budget.epsilon, "delta": budget.delta}
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> BudgetSpec:
+        if self.epsilon is None and self.rho is None:
+            raise ValueError("give {epsilon: E} (optionally with delta: D) or {rho: R}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> Any:
+        data = handler(self)
+        if self.rho is not None:
+            return {"rho": data["rho"]}
+        return {k: v for k, v in data.items() if k != "rho"}
+
     def to_budget(self) -> Budget:
+        """The (ε, δ) amount basic accounting charges; a zCDP budget has none."""
+        if self.epsilon is None:
+            raise GatewayValidationError(
+                "this ledger uses basic (ε, δ) accounting, which cannot charge a zCDP budget {rho}; give "
+                "{epsilon, delta} instead, or use a ledger made with: dpgw init --accounting rdp"
+            )
         return Budget(self.epsilon, self.delta)
 
 
@@ -637,9 +681,13 @@ ACCEPTED: dict[str, str] = {
     "blocks.last": "a whole number >= 1 (the K most recent blocks)",
     "blocks.from": "a date, YYYY-MM-DD",
     "blocks.to": "a date, YYYY-MM-DD",
-    "budget": "{epsilon: E} or {epsilon: E, delta: D} (pure or approximate DP; other budget kinds are not supported)",
+    "budget": (
+        "{epsilon: E}, {epsilon: E, delta: D} (pure or approximate DP) "
+        "or {rho: R} (zCDP, on ledgers made with dpgw init --accounting rdp)"
+    ),
     "budget.epsilon": "a finite number > 0",
     "budget.delta": "a number in [0, 1) (default 0)",
+    "budget.rho": "a finite number > 0 (zCDP; needs a ledger made with dpgw init --accounting rdp)",
     "privacy_unit": "row, or {id_column: C, max_rows_per_id: K}",
     "privacy_unit.id_column": "one column name",
     "privacy_unit.max_rows_per_id": "a whole number >= 1",
@@ -744,7 +792,7 @@ def _problem(err: Any) -> tuple[str, str]:
         model = _SECTIONS.get(key.rpartition(".")[0])
         known = f"; {parent or 'the spec'} takes {_fields(model)}" if model else ""
         if parent == "budget":
-            known += " (an (ε, δ) budget: pure or approximate DP; other kinds such as zCDP rho are not supported)"
+            known += " (an (ε, δ) budget, or {rho} for zCDP on ledgers made with dpgw init --accounting rdp)"
         return shown, f"unknown field{known}; check the spelling (the README's query spec lists every field)"
     if kind == "missing":
         return shown, f"missing; give {accepted}" if accepted else "missing"
@@ -782,10 +830,84 @@ def parse_spec(data: object) -> QuerySpec:
         raise SpecError("invalid query spec:\n  " + "\n  ".join(lines)) from None
 
 
-def load_spec_text(text: str) -> QuerySpec:
-    """Parse a YAML (or JSON, which is YAML) spec document."""
+MAX_SPEC_BYTES = 1 << 20  # 1 MiB: a spec is a few hundred bytes; anything near this is not a spec
+MAX_SPEC_DEPTH = 32  # nesting levels; a real spec uses three
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, made strict for untrusted documents.
+
+    Refuses duplicate keys (PyYAML lets the last one win silently: ``budget`` twice would charge the
+    second), aliases (a spec needs none, and they can make a small document expand), and
+    nesting deeper than ``MAX_SPEC_DEPTH`` (the composer recurses per level). A timestamp that is no
+    real date (``2026-02-30``) stays a string, so the field it is in reports it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise SpecError("the spec uses a YAML alias (*name); write the value out instead")
+        if self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            self._depth += 1
+            if self._depth > MAX_SPEC_DEPTH:
+                raise SpecError(f"the spec nests deeper than {MAX_SPEC_DEPTH} levels; a query spec needs three")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise SpecError("the spec has a mapping key that is not a plain value") from None
+            if duplicate:
+                raise SpecError(
+                    f"the spec gives {str(key)[:80]!r} twice (line {key_node.start_mark.line + 1}); keep one"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
+
+
+def decode_spec_bytes(data: bytes) -> str:
+    """A spec file's bytes as text: at most ``MAX_SPEC_BYTES``, strictly UTF-8, else a ``SpecError``."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
     try:
-        data = yaml.safe_load(text)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"the spec is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8") from None
+
+
+def load_spec_text(text: str | bytes) -> QuerySpec:
+    """Parse a YAML (or JSON, which is YAML) spec document: the one door user specs come in by.
+
+    Bytes must be UTF-8 and at most ``MAX_SPEC_BYTES``; every problem is a ``SpecError`` (exit 2).
+    """
+    if isinstance(text, bytes):
+        text = decode_spec_bytes(text)
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"the spec is larger than {MAX_SPEC_BYTES // 1024} KiB; a query spec is a few lines")
+    try:
+        data = yaml.load(text, Loader=_SpecLoader)  # _SpecLoader is a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"the spec is not valid YAML or JSON: {exc}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a scalar PyYAML cannot build (a 5000-digit int)
+        raise SpecError(f"the spec holds a value that cannot be read: {str(exc)[:200]}") from None
     return parse_spec(data)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from gateway.core.blocks import Block
 from gateway.core.budget import Budget
-from gateway.core.budget_state import BudgetState
+from gateway.core.budget_state import BudgetState, account_fraction
 from gateway.core.burndown import Point
 from gateway.dashboard.model import Dashboard, DatasetView, QueueEntry
 
@@ -80,7 +80,7 @@ def heat_map(view: DatasetView) -> str:
         )
         for r, name in enumerate(ACCOUNTS, start=1):
             amount: Budget = getattr(b, name)
-            fraction = amount.epsilon / b.capacity.epsilon
+            fraction = account_fraction(amount, b.capacity)
             out.append(
                 f'<rect class="account" data-account="{name}" x="{x}" y="{r * (CELL + GAP)}" width="{CELL}" '
                 f'height="{CELL}" fill="{_shade(fraction)}" stroke="#ddd"><title>{_e(b.key)} {name}: '

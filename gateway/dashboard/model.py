@@ -16,6 +16,7 @@ from gateway.core.burndown import Point, remaining_series, total_series
 from gateway.core.claims import Claim, ClaimState
 from gateway.core.forecast import Forecast, forecast
 from gateway.core.ledger import AuditEvent, LedgerState
+from gateway.core.scheduling.block_accounts import share
 
 RECENT = 20  # decisions listed on the page
 
@@ -52,8 +53,8 @@ class Dashboard:
 
 
 def dominant_share(claim: Claim, state: LedgerState) -> Decimal:
-    """DPF's ordering key: the largest demand/capacity over the claim's blocks (ε)."""
-    return max(claim.demand.epsilon / state.blocks[k].capacity.epsilon for k in claim.blocks)
+    """DPF's ordering key: the largest demand/capacity over the claim's blocks (ε; the best order under rdp)."""
+    return max(share(claim.demand, state.blocks[k].capacity, include_delta=False) for k in claim.blocks)
 
 
 def build(state: LedgerState, events: list[AuditEvent], now: dt.datetime, viewer: str | None) -> Dashboard:

@@ -33,6 +33,7 @@ import pipeline_dp
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from gateway.core import rdp
 from gateway.core.budget import Budget
 from gateway.core.jobs import AggregateAnswer, GrantedBudget, GroupValue, JobRequest
 from gateway.core.spec import Aggregate, AggregateFunction, QuerySpec
@@ -74,7 +75,7 @@ class PipelineDPEngine:
 
     def run(self, df: DataFrame, request: JobRequest) -> EngineAnswer:
         spec = request.spec
-        granted = request.granted.to_budget()
+        granted = _handed(request)
         eps, delta = budget_as_floats(granted)
         keys = group_keys(request)
         # With private keys the number of groups is unknown: an id's rows can reach as many groups as it has rows.
@@ -102,7 +103,7 @@ class PipelineDPEngine:
             pending.append((agg, result, first, len(accountant.mechanism_specs)))
         accountant.compute_budgets()
 
-        spent = _spent(accountant, eps, delta, granted)
+        spent = _receipt(request, accountant, eps, delta, granted)
         notes = _fixed_notes(spec, n_keys)
         answers: list[AggregateAnswer] = []
         for agg, result, first, last in pending:
@@ -131,10 +132,7 @@ class PipelineDPEngine:
                 AggregateAnswer(
                     name=agg.label,
                     budget_share=spec.share(agg),
-                    spent=GrantedBudget(
-                        epsilon=Decimal(repr(math.fsum(m.eps * m.count for m in mechanisms))),
-                        delta=Decimal(repr(math.fsum((m.delta or 0.0) * m.count for m in mechanisms))),
-                    ),
+                    spent=_aggregate_spent(request, mechanisms),
                     caps=caps_text(spec),
                     noise_sd=_noise_sd(agg, rows_by_key),
                     values=values,
@@ -231,6 +229,64 @@ def _params(spec: QuerySpec, index: int, granted: Budget, n_keys: int) -> pipeli
         **bounds,
         **contributions,
     )
+
+
+def _handed(request: JobRequest) -> Budget:
+    """The (ε, δ) the accountant holds: the grant, or under rdp accounting the spec's (ε, δ) whose curve was granted."""
+    if request.granted.curve is None:
+        return request.granted.to_budget()
+    budget = request.spec.budget
+    if budget.epsilon is None:  # the ledger refuses {rho} for this engine at submission
+        raise GatewayInternalError("PipelineDP takes an (ε, δ) budget, not {rho}")
+    return Budget(budget.epsilon, budget.delta)
+
+
+def _receipt(
+    request: JobRequest, accountant: pipeline_dp.NaiveBudgetAccountant, eps: float, delta: float, granted: Budget
+) -> Budget:
+    """(ε, δ) from the accountant's mechanism specs; under rdp their RDP curve on the grant's orders.
+
+    A Gaussian mechanism's curve is rho*alpha with rho = 1/(2 sigma^2) for the sigma PipelineDP computes
+    from that mechanism's own (ε, δ) at sensitivity 1 (noise scales with the sensitivity, so the ratio is
+    the same); Laplace mechanisms are pure ε-DP and their spent ε gets the pure-DP curve.
+    """
+    alphas = request.granted.alphas
+    if alphas is None:
+        return _spent(accountant, eps, delta, granted)
+    rho, laplace = _rho_and_pure(accountant.mechanism_specs)
+    pure = spent_to_decimal(laplace, eps, granted.epsilon) if laplace else Decimal(0)
+    return Budget(curve=rdp.rho_curve(rho, alphas)) + Budget(curve=rdp.pure_curve(pure, alphas))
+
+
+def _rho_and_pure(mechanisms: list[Any]) -> tuple[Decimal, float]:
+    """The summed rho of the Gaussian mechanisms and the summed ε of the pure-DP (Laplace) ones.
+
+    A non-Gaussian mechanism with δ > 0 (private partition selection) has no pure-DP curve; the ledger
+    refuses such specs under rdp accounting, and this refuses to under-report if one gets here anyway.
+    """
+    rho = Decimal(0)
+    laplace = []
+    for s in mechanisms:
+        if s.mechanism_type == pipeline_dp.aggregate_params.MechanismType.GAUSSIAN:
+            rho += rdp.sigma_rho(rdp.library_sigma(s.eps, s.delta)) * s.count
+        elif s.delta:
+            raise GatewayInternalError(f"a {s.mechanism_type} mechanism with delta > 0 has no RDP receipt")
+        else:
+            laplace.append(s.eps * s.count)
+    return rho, math.fsum(laplace)
+
+
+def _aggregate_spent(request: JobRequest, mechanisms: list[Any]) -> GrantedBudget:
+    """One aggregate's spend from its mechanism specs, in the ledger's kind: (ε, δ), or its RDP curve."""
+    alphas = request.granted.alphas
+    if alphas is None:
+        return GrantedBudget(
+            epsilon=Decimal(repr(math.fsum(m.eps * m.count for m in mechanisms))),
+            delta=Decimal(repr(math.fsum((m.delta or 0.0) * m.count for m in mechanisms))),
+        )
+    rho, laplace = _rho_and_pure(mechanisms)
+    curve = Budget(curve=rdp.rho_curve(rho, alphas)) + Budget(curve=rdp.pure_curve(Decimal(repr(laplace)), alphas))
+    return GrantedBudget.of(curve, alphas)
 
 
 def _spent(accountant: pipeline_dp.NaiveBudgetAccountant, eps: float, delta: float, granted: Budget) -> Budget:

@@ -32,16 +32,17 @@ from tmlt.analytics import (
     PrivacyBudget,
     PureDPBudget,
     QueryBuilder,
+    RhoZCDPBudget,
     Session,
 )
 
+from gateway.core import rdp
 from gateway.core.budget import ZERO, Budget
 from gateway.core.jobs import AggregateAnswer, GrantedBudget, GroupValue, JobRequest
 from gateway.core.spec import Aggregate, AggregateFunction, GroupKey, QuerySpec
 from gateway.engines import _prepare
 from gateway.engines.base import (
     EngineAnswer,
-    aggregate_share,
     budget_as_floats,
     caps_text,
     clamp_to_range,
@@ -77,8 +78,7 @@ class TumultEngine:
     def run(self, df: DataFrame, request: JobRequest) -> EngineAnswer:
         spec = request.spec
         granted = request.granted.to_budget()
-        eps, _ = budget_as_floats(granted)
-        budget: PrivacyBudget = PureDPBudget(eps)  # pure-DP mechanisms only: δ is never used (see above)
+        budget = _session_budget(request)
         data = _prepare.standardize(df, request)
         # Tumult has no boolean columns; "true"/"false" strings carry the same keys.
         is_bool_key = spec.group_by is not None and isinstance(data.schema[_prepare.KEY].dataType, T.BooleanType)
@@ -92,28 +92,30 @@ class TumultEngine:
         notes: list[str] = fixed_notes(spec)
         aggs = spec.all_aggregates
         for index, agg in enumerate(aggs):
-            share = _share_budget(session, granted, spec, agg, last=index == len(aggs) - 1)
+            share = _share_budget(session, budget, spec, agg, last=index == len(aggs) - 1)
             query = _query(spec, index, is_bool_key)
             noise_sd = _noise_sd(session, query, share)
             before = session.remaining_privacy_budget
             rows = session.evaluate(query, share).collect()
-            used = _used(before, session.remaining_privacy_budget)
+            used = _used(request, before, session.remaining_privacy_budget)
             values = _values(request, agg, rows, is_bool_key, notes)
             answers.append(
                 AggregateAnswer(
                     name=agg.label,
                     budget_share=spec.share(agg),
-                    spent=GrantedBudget(epsilon=used),
+                    spent=used,
                     caps=caps_text(spec),
                     noise_sd=noise_sd,
                     values=values,
                 )
             )
-        spent = _spent(budget, session.remaining_privacy_budget, granted)
+        spent = _receipt(request, budget, session.remaining_privacy_budget)
         if any(a.function is AggregateFunction.VARIANCE for a in aggs):
             notes.append(VARIANCE_NOTE)
         answer = EngineAnswer(values=answers[0].values, spent=spent, notes=notes, answers=answers)
-        if granted.delta > 0:
+        if isinstance(budget, RhoZCDPBudget):
+            answer.notes.append(f"Tumult answered under rho-zCDP (Gaussian noise) with rho = {budget.value}.")
+        elif granted.delta > 0:
             answer.notes.append(
                 f"Tumult answered with pure-DP (Laplace or geometric) noise: the granted delta {granted.delta} "
                 "was not used and is not charged."
@@ -121,18 +123,33 @@ class TumultEngine:
         return answer
 
 
-def _share_budget(session: Session, granted: Budget, spec: QuerySpec, agg: Aggregate, last: bool) -> PrivacyBudget:
-    """An aggregate's part of the session's budget; the last one takes exactly what remains, so the
-    session's whole budget is spent and nothing beyond it."""
+def _share_budget(
+    session: Session, budget: PrivacyBudget, spec: QuerySpec, agg: Aggregate, last: bool
+) -> PrivacyBudget:
+    """An aggregate's part of the session's budget, in the session's kind (ε·share for pure DP, rho·share
+    for zCDP); the last one takes exactly what remains, so the session's whole budget is spent and nothing
+    beyond it."""
     if last:
         return session.remaining_privacy_budget
-    return PureDPBudget(float_at_most(aggregate_share(granted, spec, agg).epsilon))
+    if isinstance(budget, RhoZCDPBudget):
+        return RhoZCDPBudget(float_at_most(Decimal(repr(budget.rho)) * spec.share(agg)))
+    assert isinstance(budget, PureDPBudget)
+    return PureDPBudget(float_at_most(Decimal(repr(budget.epsilon)) * spec.share(agg)))
 
 
-def _used(before: PrivacyBudget, after: PrivacyBudget) -> Decimal:
-    """What one evaluation cost, per the session's accountant (rounded up to a float, as a decimal)."""
+def _used(request: JobRequest, before: PrivacyBudget, after: PrivacyBudget) -> GrantedBudget:
+    """What one evaluation cost, per the session's accountant (rounded up to a float, as a decimal), in
+    the ledger's kind: ε, or under rdp accounting the curve of the rho (or pure ε) it used."""
+    if isinstance(before, RhoZCDPBudget) and isinstance(after, RhoZCDPBudget):
+        rho = Decimal(repr((before.value - after.value).to_float(round_up=True)))
+        assert request.granted.alphas is not None  # zCDP sessions exist only for rdp grants
+        return GrantedBudget.of(Budget(curve=rdp.rho_curve(rho, request.granted.alphas)), request.granted.alphas)
     assert isinstance(before, PureDPBudget) and isinstance(after, PureDPBudget)
-    return Decimal(repr((before.value - after.value).to_float(round_up=True)))
+    eps = Decimal(repr((before.value - after.value).to_float(round_up=True)))
+    if request.granted.alphas is not None:
+        alphas = request.granted.alphas
+        return GrantedBudget.of(Budget(curve=rdp.pure_curve(eps, alphas)), alphas)
+    return GrantedBudget(epsilon=eps)
 
 
 def _noise_sd(session: Session, query: Query, budget: PrivacyBudget) -> float | None:
@@ -195,6 +212,46 @@ def _query(spec: QuerySpec, index: int, is_bool_key: bool) -> Query:
         AggregateFunction.MAX: grouped.max,
     }[fn]
     return method(value, agg.low, agg.high, name=_prepare.VALUE)
+
+
+def _session_budget(request: JobRequest) -> PrivacyBudget:
+    """The session's budget: exactly the grant, in the kind of budget whose noise the grant was charged for.
+
+    (ε, δ) grants and rdp grants of {epsilon} (δ = 0): ``PureDPBudget(ε)`` (pure-DP mechanisms only: δ is
+    never used, see above). RDP grants of {rho}: ``RhoZCDPBudget(rho)``; of {epsilon, delta > 0}:
+    ``RhoZCDPBudget`` with the rho of the Gaussian the library calibrates for (ε, δ), whose curve the
+    ledger reserved (``rdp.gaussian_rho``). Floats are rounded toward zero, never above the grant.
+    """
+    budget = request.spec.budget
+    if request.granted.curve is not None:
+        if budget.rho is not None:
+            return RhoZCDPBudget(float_at_most(budget.rho))
+        assert budget.epsilon is not None
+        if budget.delta > 0:
+            return RhoZCDPBudget(float_at_most(rdp.gaussian_rho(budget.epsilon, budget.delta)))
+    eps, _ = budget_as_floats(request.granted.to_budget() if request.granted.curve is None else _pure(request))
+    return PureDPBudget(eps)
+
+
+def _pure(request: JobRequest) -> Budget:
+    assert request.spec.budget.epsilon is not None
+    return Budget(request.spec.budget.epsilon)
+
+
+def _receipt(request: JobRequest, start: PrivacyBudget, remaining: PrivacyBudget) -> Budget:
+    """What the session spent, as the ledger keeps it: (ε, δ), or its RDP curve on the grant's orders."""
+    alphas = request.granted.alphas
+    if alphas is None:
+        return _spent(start, remaining, request.granted.to_budget())
+    if isinstance(start, RhoZCDPBudget) and isinstance(remaining, RhoZCDPBudget):
+        rho_granted = request.spec.budget.rho
+        if rho_granted is None:
+            assert request.spec.budget.epsilon is not None
+            rho_granted = rdp.gaussian_rho(request.spec.budget.epsilon, request.spec.budget.delta)
+        rho = _component(start.value, remaining.value, start.value.to_float(round_up=False), rho_granted)
+        return Budget(curve=rdp.rho_curve(rho, alphas))
+    pure = _spent(start, remaining, _pure(request))
+    return Budget(curve=rdp.pure_curve(pure.epsilon, alphas))
 
 
 def _spent(start: PrivacyBudget, remaining: PrivacyBudget, granted: Budget) -> Budget:

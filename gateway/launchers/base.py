@@ -42,10 +42,18 @@ class RunState(StrEnum):
 
 @dataclass(frozen=True)
 class RunStatus:
+    """What a launcher knows about a run.
+
+    ``message`` is the gateway's summary of a failure. ``operator_detail`` is the service's own account
+    (Glue's ``ErrorMessage``, EMR's ``FailureDetails``) and ``log_uri`` where its logs are: both may
+    quote the job's stack traces, so they are for the operator, never for an analyst-facing view.
+    """
+
     state: RunState
     message: str | None = None
     outcome: JobOutcome | None = None
     log_uri: str | None = None
+    operator_detail: str | None = None
 
 
 class Launcher(Protocol):
@@ -74,6 +82,15 @@ class Launcher(Protocol):
 
     def discard_outcome(self, submission_id: str) -> None:
         """Delete the job's outcome document: the gateway withheld its result, so nobody may read it."""
+        ...
+
+    def cancel(self, run_id: str, submission_id: str) -> None:
+        """Ask the service to stop the run; a run that is already over is not an error.
+
+        Returns once the stop was accepted, not when the run has stopped: ``poll`` reports the end. A
+        cancelled run may have read data, so its budget stays charged (a stopped run is FAILED).
+        Raises ``LaunchError`` when the service refuses to stop a run that is still going.
+        """
         ...
 
     def find_run(self, submission_id: str) -> str | None:

@@ -26,6 +26,10 @@ from gateway.launchers.states import EMR_STEP_STATES, classify
 
 STEP_PREFIX = "dpgw:"
 CLUSTER_PREFIX = "dpgw-"
+# AmazonEMRServicePolicy_v2 lets EMR act only on clusters (and subnets, security groups) with this tag.
+MANAGED_POLICY_TAG = {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"}
+# Which gateway a transient cluster belongs to: infra/dpgw-api.yaml scopes the gateway's step actions by it.
+GATEWAY_TAG_KEY = "dpgw-gateway"
 
 
 def step_name(submission_id: str) -> str:
@@ -147,7 +151,11 @@ class EmrStepLauncher:
             "ServiceRole": emr.service_role,
             "VisibleToAllUsers": True,
             "AutoTerminationPolicy": {"IdleTimeout": emr.idle_timeout_seconds},
-            "Tags": [{"Key": "dpgw:submission", "Value": request.submission_id}],
+            "Tags": [
+                MANAGED_POLICY_TAG,
+                {"Key": GATEWAY_TAG_KEY, "Value": f"{self.settings.bucket}/{self.settings.prefix}"},
+                {"Key": "dpgw:submission", "Value": request.submission_id},
+            ],
         }
 
     def _launch_transient(self, request: JobRequest, request_uri: str, start_by: float) -> str:
@@ -201,8 +209,36 @@ class EmrStepLauncher:
         log_uri = details.get("LogFile") or self.settings.uri("logs", "emr", cluster_id, "steps", step_id) + "/"
         outcome_uri = self.output_for(submission_id)
         outcome = None if not state.is_terminal else self._docs.read_outcome(outcome_uri)
-        return run_status(
-            state, service_state, outcome, service_message=reason, outcome_uri=outcome_uri, log_uri=log_uri
+        detail = None
+        if state.is_terminal:
+            detail = (
+                f"EMR step {step_id} on cluster {cluster_id} ended {service_state}: "
+                f"{reason or 'no failure details'}; logs: {log_uri}"
+            )
+        return run_status(state, service_state, outcome, service_message=reason, outcome_uri=outcome_uri,
+                          log_uri=log_uri, operator_detail=detail)
+
+    def cancel(self, run_id: str, submission_id: str) -> None:
+        """``CancelSteps`` (interrupting a running step); a step that already ended is left as it is.
+
+        A transient cluster then has no step left and terminates by itself (KeepJobFlowAliveWhenNoSteps).
+        """
+        cluster_id, step_id = run_id.split("/", 1)
+        response = call(
+            f"cancel step {step_id} of EMR cluster {cluster_id}", self._emr.get().cancel_steps, sleep=self._sleep,
+            ClusterId=cluster_id, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT",
+        )
+        infos = [i for i in response.get("CancelStepsInfoList", []) if i.get("StepId") == step_id]
+        if infos and infos[0].get("Status") == "SUBMITTED":
+            return
+        step = call(f"read step {step_id} of EMR cluster {cluster_id}", self._emr.get().describe_step,
+                    sleep=self._sleep, ClusterId=cluster_id, StepId=step_id)["Step"]
+        if classify(EMR_STEP_STATES, str(step.get("Status", {}).get("State", "UNKNOWN"))).is_terminal:
+            return
+        reason = infos[0].get("Reason") if infos else "no answer for the step"
+        raise LaunchError(
+            f"EMR did not cancel step {step_id} on cluster {cluster_id} ({reason}); try again, "
+            f"or: aws emr cancel-steps --cluster-id {cluster_id} --step-ids {step_id}"
         )
 
     def find_run(self, submission_id: str) -> str | None:

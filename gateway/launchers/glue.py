@@ -17,9 +17,10 @@ from gateway.core.jobs import JobRequest, request_text, sha256_hex
 from gateway.errors import LaunchError
 from gateway.launchers.aws import LazyClient, Sleep, call, error_code, start_run
 from gateway.launchers.base import RunStatus
+from gateway.launchers.glue_modules import GLUE_5_MODULES, GLUE_INSTALLER_OPTION
 from gateway.launchers.outcomes import run_status
 from gateway.launchers.s3docs import S3Documents
-from gateway.launchers.settings import DP_LIBRARIES, AwsSettings
+from gateway.launchers.settings import AwsSettings
 from gateway.launchers.states import GLUE_JOB_RUN_STATES, classify
 
 SUBMISSION_ARG = "--submission_id"
@@ -49,7 +50,8 @@ def job_definition(settings: AwsSettings) -> dict[str, Any]:
         raise LaunchError(
             "no Glue role configured: set DPGW_GLUE_ROLE_ARN (the GlueJobRoleArn output of the infra stack)"
         )
-    modules = [*DP_LIBRARIES, settings.artifact_uri(settings.wheel_name)]
+    # Exact pins resolved against Glue 5.0's own packages, installed with --no-deps (see glue_modules).
+    modules = [*GLUE_5_MODULES, settings.artifact_uri(settings.wheel_name)]
     return {
         "Description": "dp-gateway DP query job; managed by dpgw, edits are overwritten",
         "Role": glue.role_arn,
@@ -61,7 +63,8 @@ def job_definition(settings: AwsSettings) -> dict[str, Any]:
         "DefaultArguments": {
             "--job-language": "python",
             "--additional-python-modules": ",".join(modules),
-            "--conf": f"spark.sql.warehouse.dir={settings.warehouse_uri}",
+            "--python-modules-installer-option": GLUE_INSTALLER_OPTION,
+            "--warehouse_dir": settings.warehouse_uri,  # set in the SparkConf by dp_query_job.py
             "--TempDir": settings.uri("tmp", "glue") + "/",
             "--enable-continuous-cloudwatch-log": "true",
             "--enable-metrics": "true",
@@ -186,18 +189,43 @@ class GlueLauncher:
         outcome_uri = self.output_for(submission_id)
         outcome = None if not state.is_terminal else self._docs.read_outcome(outcome_uri)
         return run_status(
-            state,
-            service_state,
-            outcome,
-            service_message=run.get("ErrorMessage"),
-            outcome_uri=outcome_uri,
-            log_uri=log_uri,
+            state, service_state, outcome,
+            service_message=run.get("ErrorMessage"), outcome_uri=outcome_uri, log_uri=log_uri,
+            operator_detail=self.operator_detail(run) if state.is_terminal else None,
         )
 
     def log_location(self, run: Mapping[str, Any]) -> str:
         """The CloudWatch stream of the run's driver errors: ``aws logs tail <group> --log-stream-names <id>``."""
         group = run.get("LogGroupName") or DEFAULT_LOG_GROUP
         return f"cloudwatch:{group}/error/{run['Id']}"
+
+    def operator_detail(self, run: Mapping[str, Any]) -> str:
+        """Glue's account of the run and where its driver's errors are (operator only: may quote the job)."""
+        group = run.get("LogGroupName") or DEFAULT_LOG_GROUP
+        message = run.get("ErrorMessage") or "no error message"
+        return (
+            f"Glue run {run['Id']} of job {self.settings.glue.job_name} ended {run.get('JobRunState', 'UNKNOWN')}: "
+            f"{message}; driver errors: aws logs tail {group}/error --log-stream-names {run['Id']}"
+        )
+
+    def cancel(self, run_id: str, submission_id: str) -> None:
+        """``BatchStopJobRun`` of the one run; a run that already ended is left as it is."""
+        name = self.settings.glue.job_name
+        response = call(
+            f"stop run {run_id} of Glue job {name}", self._glue.get().batch_stop_job_run, sleep=self._sleep,
+            JobName=name, JobRunIds=[run_id],
+        )
+        errors = response.get("Errors") or []
+        if not errors:
+            return
+        state = classify(GLUE_JOB_RUN_STATES, str(self._run(run_id).get("JobRunState", "UNKNOWN")))
+        if state.is_terminal:
+            return  # Glue refuses to stop a finished run: nothing to cancel
+        detail = errors[0].get("ErrorDetail", {})
+        raise LaunchError(
+            f"Glue did not stop run {run_id} of job {name} ({detail.get('ErrorCode')}: {detail.get('ErrorMessage')}); "
+            "try again, or stop it in the Glue console"
+        )
 
     def find_run(self, submission_id: str) -> str | None:
         """The newest run of the job whose arguments carry this submission id, if any."""

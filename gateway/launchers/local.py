@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -124,6 +125,25 @@ class LocalSparkLauncher:
     def discard_outcome(self, submission_id: str) -> None:
         """Delete the outcome file (a withheld result must not stay readable)."""
         Path(self.output_for(submission_id)).unlink(missing_ok=True)
+
+    def cancel(self, run_id: str, submission_id: str) -> None:
+        """SIGTERM the job's process group (it runs in its own session); a finished job is left as it is."""
+        child = self._children.get(run_id)
+        if child is not None:
+            pid: int | None = child.pid if child.poll() is None else None
+        else:
+            record = self._record(submission_id) or {}
+            pid = record.get("pid") if record.get("run_id") == run_id else None
+            if pid is not None and not _is_job_process(Path(f"/proc/{pid}"), submission_id):
+                pid = None  # over, or the pid now belongs to another process
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return  # it ended in between
+        except OSError as exc:
+            raise LaunchError(f"could not stop the local job of {submission_id} (pid {pid}): {exc}") from exc
 
     def _outcome(self, submission_id: str) -> JobOutcome | None:
         path = Path(self.output_for(submission_id))

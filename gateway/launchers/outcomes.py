@@ -19,7 +19,9 @@ def run_status(
     service_message: str | None,
     outcome_uri: str,
     log_uri: str | None,
+    operator_detail: str | None = None,
 ) -> RunStatus:
+    """``operator_detail`` (the service's failure details) is carried on every terminal failure."""
     if state is RunState.RUNNING:
         return RunStatus(RunState.RUNNING, service_state, log_uri=log_uri)
     if outcome is not None and outcome.status == "succeeded":
@@ -30,14 +32,20 @@ def run_status(
             f"the run ended {service_state} after writing its outcome: {service_message or 'no reason given'}",
             outcome=outcome,
             log_uri=log_uri,
+            operator_detail=operator_detail,
         )
     if outcome is not None and outcome.error is not None:
         return RunStatus(
-            RunState.FAILED, f"{outcome.error.type}: {outcome.error.message}", outcome=outcome, log_uri=log_uri
+            RunState.FAILED,
+            f"{outcome.error.type}: {outcome.error.message}",
+            outcome=outcome,
+            log_uri=log_uri,
+            operator_detail=operator_detail,
         )
     reason = f": {service_message}" if service_message else ""
     return RunStatus(
         RunState.FAILED,
         f"the run ended {service_state} without writing an outcome to {outcome_uri}{reason}",
         log_uri=log_uri,
+        operator_detail=operator_detail,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Protocol
 
 from gateway.core.ledger import AuditEvent, Change, LedgerState
@@ -17,6 +18,8 @@ class LedgerStore(Protocol):
     """
 
     url: str
+    # A store may also set ``records_per_commit: int`` (the most records one commit may write, its audit
+    # events counting as one); without it a commit may be any size, and bulk changes commit at once.
 
     def create(self, settings: PolicySettings) -> None:
         """Create an empty ledger; raises LedgerError if one already exists."""
@@ -31,3 +34,11 @@ class LedgerStore(Protocol):
     def audit(self) -> list[AuditEvent]:
         """Every committed audit event, oldest first."""
         ...
+
+
+class DamagedAuditWarning(UserWarning):
+    """An audit record could not be read (a torn or corrupted line); readers skip it and say where."""
+
+
+def warn_damaged_audit(where: str, reason: str) -> None:
+    warnings.warn(f"skipped a damaged audit record at {where}: {reason}", DamagedAuditWarning, stacklevel=3)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from typing import Any
 
 from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
-from gateway.core.ledger import Change, LedgerState
+from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
-from gateway.errors import LedgerError
+from gateway.errors import GatewayError, LedgerError
 
 FORMAT = 1
 SECTIONS = ("datasets", "blocks", "claims", "analysts")  # "analysts" may be absent: ledgers before team mode
@@ -75,19 +76,52 @@ class EncodedDocument:
         )
 
 
+# What a damaged record can raise while it is decoded: wrong types (a list where a map belongs), missing
+# keys, bad numbers or dates, invalid settings or specs (the model's own errors), absurd nesting.
+DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, InvalidOperation, RecursionError, GatewayError)
+
+
 def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedDocument]:
-    """The state and its encoded form from a stored snapshot; a damaged one is a ``LedgerError``."""
+    """The state and its encoded form from a stored snapshot; a damaged one is a ``LedgerError`` naming it."""
     try:
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"the document is a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
-            raise ValueError(f"unsupported ledger format {data.get('format')!r}")
+            raise ValueError(f"unsupported ledger format {str(data.get('format'))[:40]!r}")
+        for section in SECTIONS:
+            if not isinstance(data.get(section, {} if section == "analysts" else None), dict):
+                raise ValueError(f"{section!r} must be an object of records")
+        if not isinstance(data.get("events", []), list):
+            raise ValueError("'events' must be a list")
         state = LedgerState(
             settings=PolicySettings.model_validate(data["settings"]),
-            datasets={k: Dataset.model_validate(v) for k, v in data["datasets"].items()},
-            blocks={k: Block.from_json(v) for k, v in data["blocks"].items()},
-            claims={k: Claim.from_json(v) for k, v in data["claims"].items()},
-            analysts={k: Analyst.from_json(v) for k, v in data.get("analysts", {}).items()},
+            datasets={k: _keyed(k, Dataset.model_validate(v), "name") for k, v in data["datasets"].items()},
+            blocks={k: _keyed(k, Block.from_json(v).check(), "key") for k, v in data["blocks"].items()},
+            claims={k: _keyed(k, Claim.from_json(v), "id") for k, v in data["claims"].items()},
+            analysts={k: _keyed(k, Analyst.from_json(v), "name") for k, v in data.get("analysts", {}).items()},
         )
         return state, EncodedDocument.of_json(data)
-    except (ValueError, KeyError) as exc:
-        raise LedgerError(f"the ledger at {where} is unreadable: {exc}") from exc
+    except DECODE_ERRORS as exc:
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise LedgerError(
+            f"the ledger at {where} is unreadable ({type(exc).__name__}: {detail}); restore it from a backup "
+            "or its audit trail, or point --ledger elsewhere"
+        ) from exc
+
+
+def _keyed(key: str, record: Any, attribute: str) -> Any:
+    if getattr(record, attribute) != key:
+        raise ValueError(f"record {key[:80]!r} holds {str(getattr(record, attribute))[:80]!r}")
+    return record
+
+
+def decode_events(raw: str | bytes) -> list[AuditEvent]:
+    """One commit's audit events; raises ``ValueError`` (with the reason) when they are damaged."""
+    try:
+        events = json.loads(raw)
+        if not isinstance(events, list):
+            raise ValueError(f"a JSON {type(events).__name__}, not a list of events")
+        return [AuditEvent.from_json(e) for e in events]
+    except DECODE_ERRORS as exc:
+        raise ValueError(" ".join(str(exc).split())[:200] or type(exc).__name__) from exc

@@ -4,7 +4,8 @@ Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<k
 ``claim#<id>``, ``analyst#<name>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
 ``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order). Every
 record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
-(ε and δ) as numbers, and a claim its ``state``.
+(ε and δ) as numbers (basic accounting only: RDP curves stay in ``doc`` and are conditioned on the
+version alone), and a claim its ``state``.
 
 A change is all-or-nothing: every record is conditioned on the version it replaces (creates on
 ``attribute_not_exists``) and, when this store read the prior record, on its prior claim state and on
@@ -38,6 +39,8 @@ from gateway.errors import (
     LedgerNotFoundError,
 )
 from gateway.ledger.aws import TRANSIENT_CODES, Backoff, client_errors, error_code, make_client, unavailable
+from gateway.ledger.base import warn_damaged_audit
+from gateway.ledger.codec import DECODE_ERRORS, decode_events
 
 MAX_ACTIONS = 100  # TransactWriteItems' limit
 LEDGER, AUDIT = "ledger", "audit"
@@ -52,6 +55,8 @@ def _num(value: Decimal) -> dict[str, str]:
 
 
 class DynamoDBLedgerStore:
+    records_per_commit = MAX_ACTIONS  # bulk changes (a long block range) commit in chunks
+
     def __init__(self, table: str, client: Any = None, backoff: Backoff | None = None) -> None:
         self.table = table
         self.url = f"dynamodb://{table}"
@@ -162,20 +167,32 @@ class DynamoDBLedgerStore:
         cached = self._decoded.get(sk)
         if cached is not None and cached[0] == version:
             return cached[1]
-        doc = json.loads(item["doc"]["S"])
         decoders: dict[str, Callable[[Any], Any]] = {
             "settings": PolicySettings.model_validate,
             "dataset": Dataset.model_validate,
-            "block": Block.from_json,
+            "block": lambda doc: Block.from_json(doc).check(),
             "claim": Claim.from_json,
             "analyst": Analyst.from_json,
         }
-        record = decoders[kind](doc)
+        try:
+            record = decoders[kind](json.loads(item["doc"]["S"]))
+        except DECODE_ERRORS as exc:
+            detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise LedgerError(
+                f"the ledger at {self.url} has an unreadable record {sk[:100]!r} ({type(exc).__name__}: {detail}); "
+                "restore it from a backup or its audit trail"
+            ) from exc
         self._decoded[sk] = (version, record)
         return record
 
     def audit(self) -> list[AuditEvent]:
-        return [AuditEvent.from_json(e) for item in self._query(AUDIT) for e in json.loads(item["events"]["S"])]
+        events: list[AuditEvent] = []
+        for item in self._query(AUDIT):
+            try:
+                events += decode_events(item["events"]["S"])
+            except (ValueError, KeyError, TypeError) as exc:
+                warn_damaged_audit(f"{self.url} audit item {str(item.get('sk'))[:80]}", str(exc))
+        return events
 
     # --- commit ---------------------------------------------------------------------------------
 
@@ -272,17 +289,21 @@ class DynamoDBLedgerStore:
             "sk": {"S": f"block#{block.key}"},
             "doc": {"S": _dumps(block.to_json())},
             "version": {"N": str(block.version)},
-            "unlocked_eps": _num(block.unlocked.epsilon),
-            "unlocked_delta": _num(block.unlocked.delta),
-            "remaining_eps": _num(block.remaining.epsilon),
-            "remaining_delta": _num(block.remaining.delta),
         }
+        if not block.capacity.is_curve:
+            item |= {
+                "unlocked_eps": _num(block.unlocked.epsilon), "unlocked_delta": _num(block.unlocked.delta),
+                "remaining_eps": _num(block.remaining.epsilon), "remaining_delta": _num(block.remaining.delta),
+            }
         if block.version == 1:
             return self._create(item)
         condition = "#v = :prev"
         values: dict[str, Any] = {":prev": {"N": str(block.version - 1)}}
         prior = self._seen_blocks.get(block.key)
-        if prior is not None and prior.version == block.version - 1:
+        # Under rdp accounting a block's amounts are curves (one ε per order, "fits at some order"),
+        # which a DynamoDB condition cannot express; the version condition alone makes the write
+        # sound: it applies only to the very record the change was computed from.
+        if prior is not None and prior.version == block.version - 1 and not block.capacity.is_curve:
             # The budget this change takes out of the block's unlocked and remaining accounts: the stored
             # amounts must cover it (DynamoDB conditions compare, they do not subtract).
             take = prior.unlocked - block.unlocked

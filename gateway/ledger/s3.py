@@ -15,14 +15,14 @@ and raises ``LedgerConflictError`` for the caller to recompute if one did.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_versions
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from gateway.ledger.aws import Backoff, client_errors, error_code, make_client, unavailable
-from gateway.ledger.codec import EncodedDocument, decode_document
+from gateway.ledger.base import warn_damaged_audit
+from gateway.ledger.codec import EncodedDocument, decode_document, decode_events
 
 SWAP_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
@@ -125,17 +125,26 @@ class S3LedgerStore:
 
     def audit(self) -> list[AuditEvent]:
         _, document, _ = self._read()
-        by_commit: dict[int, str] = {document.commit: document.events}
+        by_commit: dict[int, str | bytes] = {document.commit: document.events}
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self._key("audit/")
             )
             keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
             for key in keys:
-                number = int(key.rsplit("/", 1)[1].removesuffix(".json"))
+                try:
+                    number = int(key.rsplit("/", 1)[1].removesuffix(".json"))
+                except ValueError:
+                    warn_damaged_audit(f"s3://{self.bucket}/{key}", "not a commit's audit object")
+                    continue
                 if number < document.commit:
-                    body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-                    by_commit[number] = body.decode()
+                    by_commit[number] = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except client_errors() as exc:
             raise unavailable(self.url, exc) from exc
-        return [AuditEvent.from_json(e) for number in sorted(by_commit) for e in json.loads(by_commit[number])]
+        events: list[AuditEvent] = []
+        for number in sorted(by_commit):
+            try:
+                events += decode_events(by_commit[number])
+            except ValueError as exc:
+                warn_damaged_audit(f"{self.url} commit {number}", str(exc))
+        return events

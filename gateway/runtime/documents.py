@@ -98,6 +98,25 @@ def write_text(uri: str, text: str) -> None:
         raise
 
 
+def _put_if_absent(client: Any, bucket: str, key: str, body: bytes) -> None:
+    """``PutObject`` with ``If-None-Match: *``, sent as a header rather than the ``IfNoneMatch`` parameter.
+
+    The parameter exists only in botocore releases from late 2024 on; Glue 5.0 ships botocore 1.34, which
+    rejects it before sending anything. The header is what S3 reads either way, so adding it just before
+    the request is signed works on every botocore the job may run with.
+    """
+
+    def if_none_match(request: Any, **_: Any) -> None:
+        request.headers["If-None-Match"] = "*"
+
+    event = "before-sign.s3.PutObject"
+    client.meta.events.register(event, if_none_match, unique_id="dpgw-if-none-match")
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    finally:
+        client.meta.events.unregister(event, unique_id="dpgw-if-none-match")
+
+
 def create_text(uri: str, text: str) -> None:
     """Write the whole document only if none exists: ``DocumentExistsError`` if one does.
 
@@ -110,9 +129,7 @@ def create_text(uri: str, text: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            _s3().put_object(
-                Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/json", IfNoneMatch="*"
-            )
+            _put_if_absent(_s3(), bucket, key, text.encode("utf-8"))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):

@@ -79,7 +79,7 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         dataset=request.dataset.name,
         blocks=request.blocks,
         granted=request.granted,
-        spent=GrantedBudget.of(answer.spent),
+        spent=GrantedBudget.of(answer.spent, request.granted.alphas),
         aggregate=spec.first.function.value,
         column=spec.first.column,
         group_by=", ".join(spec.group_by.names) if spec.group_by is not None else None,

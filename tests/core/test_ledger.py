@@ -172,8 +172,9 @@ def test_block_selection_errors():
         core.prepare_claim(state, spec(blocks={"from": "2026-10-02", "to": "2026-10-05"}), NOW)
     with pytest.raises(UnknownDatasetError):
         core.prepare_claim(state, parse_spec({**spec().to_json(), "dataset": "nope"}), NOW)
-    with pytest.raises(BlockRangeError, match="already exist"):
-        core.add_blocks(state, "events", [dt.date(2026, 10, 3)], Budget.capacity(1), NOW)
+    with pytest.raises(BlockRangeError, match="already exist with another capacity"):
+        core.add_blocks(state, "events", [dt.date(2026, 10, 3), dt.date(2026, 10, 4)], Budget.capacity(2), NOW)
+    assert core.add_blocks(state, "events", [dt.date(2026, 10, 3)], Budget.capacity(1), NOW) == (state, [])
 
 
 @settings(max_examples=150, deadline=None)

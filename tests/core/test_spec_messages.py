@@ -38,12 +38,11 @@ CASES = {
         {"aggregate": [{"function": "count"}]},
         [f'aggregate: got [{{"function": "count"}}]; expected {ACCEPTED["aggregate"]}'],
     ),
-    "a zCDP budget": (
-        {"budget": {"rho": 0.1}},
+    "a misspelt zCDP budget": (
+        {"budget": {"roh": 0.1}},
         [
-            "budget.epsilon: missing; give a finite number > 0",
-            "budget.rho: unknown field; budget takes epsilon, delta (an (ε, δ) budget: pure or approximate DP; "
-            "other kinds such as zCDP rho are not supported); check the spelling (the README's query spec "
+            "budget.roh: unknown field; budget takes epsilon, delta, rho (an (ε, δ) budget, or {rho} for zCDP "
+            "on ledgers made with dpgw init --accounting rdp); check the spelling (the README's query spec "
             "lists every field)",
         ],
     ),

@@ -48,3 +48,29 @@ def resolve(node: Any, refs: dict[str, str]) -> Any:
     if isinstance(node, list):
         return [resolve(v, refs) for v in node]
     return node
+
+
+def _branches(node: Any) -> list[Any]:
+    """Every value a node may take: both arms of an ``Fn::If`` (``AWS::NoValue`` dropped), else itself."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        _, yes, no = node["Fn::If"]
+        return [arm for branch in (yes, no) for arm in _branches(branch)]
+    if node == {"Ref": "AWS::NoValue"}:
+        return []
+    return [node]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policies(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Logical id -> every statement of its policy documents (inline and managed), under any condition."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        docs = [props.get("PolicyDocument")] + [p["PolicyDocument"] for p in props.get("Policies", [])]
+        statements = [s for doc in filter(None, docs) for raw in doc["Statement"] for s in _branches(raw)]
+        if statements:
+            found[name] = statements
+    return found

@@ -138,6 +138,11 @@ def test_a_transient_cluster_gets_the_bootstrap_and_settings(aws, settings, slee
     assert cluster["AutoTerminate"] is True  # KeepJobFlowAliveWhenNoSteps=False
     assert cluster["LogUri"] == f"s3://{BUCKET}/team/dpgw/logs/emr/"
     assert [a["Name"] for a in cluster["Applications"]] == ["Spark"]
+    assert {t["Key"]: t["Value"] for t in cluster["Tags"]} == {
+        "for-use-with-amazon-emr-managed-policies": "true",  # or AmazonEMRServicePolicy_v2 refuses to launch it
+        "dpgw-gateway": f"{BUCKET}/team/dpgw",  # the gateway role's step actions are scoped by it
+        "dpgw:submission": "sub-t",
+    }
     assert {c["Classification"] for c in cluster["Configurations"]} == {c["Classification"] for c in software}
     actions = aws["emr"].list_bootstrap_actions(ClusterId=cluster_id)["BootstrapActions"]
     assert [(a["ScriptPath"], a["Args"]) for a in actions] == [(

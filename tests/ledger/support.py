@@ -181,3 +181,40 @@ def crashing_worker(url: str, runs: str, stop_at: str) -> None:
     launcher.finish_all()
     gw.schedule()
     os._exit(0)
+
+
+def churn_worker(url: str, runs: str, process: int, threads: int, per_thread: int, seed: int) -> None:
+    """``threads`` gateways that submit, finish their earlier jobs and run passes, so that jobs are charged
+    on the same blocks, at the same time, as other gateways admit and launch."""
+    import threading
+
+    from gateway.ledger import open_store
+
+    errors: list[BaseException] = []
+
+    def run(thread: int) -> None:
+        launcher = FileRunLauncher(runs)
+        gw = gateway_for(open_store(url), launcher, max_retries=100)
+        mine: list[str] = []
+        try:
+            for i in range(per_thread + 1):
+                for done in mine:  # the jobs before this submission end now
+                    if (launcher.root / "runs" / done).exists():
+                        (launcher.root / "done" / done).touch()
+                if i == per_thread:
+                    gw.schedule()  # a last pass charges what ended
+                    break
+                client = process * threads + thread
+                eps = ["0.05", "0.1", "0.2"][(client + i + seed) % 3]
+                # the submission's pass charges whatever ended (anyone's) and admits what now fits
+                mine.append(gw.submit(spec(eps, f"c{client}-{i}", analyst="team", last=1 + (client + i) % 2)).id)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]

@@ -19,9 +19,9 @@ TOO_BIG = {
 }
 
 
-def run_json(capsys, *args) -> object:
+def run_json(capsys, *args, code: int = 0) -> object:
     capsys.readouterr()
-    assert main([*args, "--json"]) == 0
+    assert main([*args, "--json"]) == code
     return json.loads(capsys.readouterr().out)
 
 
@@ -31,8 +31,8 @@ def session(ledger: str, data, spec, capsys) -> dict[str, object]:
     assert main(["datasets", "add", "purchases", "--path", str(data), "--time-column", "day", "--ledger", ledger]) == 0
     assert main(["blocks", "add", "purchases", "--from", "2026-10-01", "--to", "2026-10-03", "--epsilon", "1",
                  "--ledger", ledger]) == 0
-    submitted = run_json(capsys, "submit", str(spec), "--ledger", ledger)
-    again = run_json(capsys, "submit", str(spec), "--ledger", ledger)
+    submitted = run_json(capsys, "submit", str(spec), "--ledger", ledger, code=3)  # rejected: exit 3
+    again = run_json(capsys, "submit", str(spec), "--ledger", ledger, code=3)
     assert again["id"] == submitted["id"]  # the same client id: the same submission
     audit = run_json(capsys, "audit", "--ledger", ledger)
     capsys.readouterr()

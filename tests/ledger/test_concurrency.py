@@ -16,7 +16,14 @@ import pytest
 from gateway.core.claims import ClaimState
 from gateway.ledger import open_store
 from tests.ledger.conftest import BUCKET
-from tests.ledger.support import FileRunLauncher, check_books, setup_ledger, submit_worker
+from tests.ledger.support import (
+    FileRunLauncher,
+    check_books,
+    churn_worker,
+    gateway_for,
+    setup_ledger,
+    submit_worker,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -50,3 +57,38 @@ def test_racing_gateways_never_overspend_nor_double_charge(kind, server_env, tmp
     assert demanded > 3 * capacity  # the run really oversubscribed the blocks
     for block in state.blocks.values():
         assert block.allocated.epsilon > block.capacity.epsilon - 1  # and the blocks were used
+
+
+@pytest.mark.parametrize("kind", ["dynamodb"])  # one store keeps it near a minute; S3 passes as well
+def test_32_clients_finishing_jobs_while_others_are_admitted_keep_the_books(kind, server_env, tmp_path):
+    """8 processes x 4 threads under DPF-N: each ends its earlier jobs, then submits (the submission's pass
+    charges them), so charges (allocated -> consumed) race admissions, unlocks and launches on the same blocks."""
+    name = f"churn-{uuid.uuid4().hex[:8]}"
+    url = f"s3://{BUCKET}/{name}" if kind == "s3" else f"dynamodb://{name}"
+    runs = str(tmp_path / "runs")
+    setup_ledger(open_store(url), capacity="1", policy="dpf-n")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=churn_worker, args=(url, runs, p, THREADS, 2, 3)) for p in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+
+    state, events = open_store(url).load(), open_store(url).audit()
+    check_books(state, events)
+    assert len(state.claims) == PROCESSES * THREADS * 2
+    charged_during = sum(e.kind == "charged" for e in events)
+    assert charged_during > 0  # jobs really ended while other gateways were admitting
+
+    launcher = FileRunLauncher(runs)
+    launcher.finish_all()
+    gw = gateway_for(open_store(url), launcher)
+    gw.schedule()
+    gw.schedule()
+    state, events = open_store(url).load(), open_store(url).audit()
+    check_books(state, events)
+    launched = sorted(c.id for c in state.claims.values() if c.run_id is not None)
+    assert launcher.runs() == launched  # every grant launched exactly once
+    assert {c.state for c in state.claims.values()} <= {ClaimState.SUCCEEDED, ClaimState.PENDING, ClaimState.REJECTED}
+    assert sum(c.state is ClaimState.SUCCEEDED for c in state.claims.values()) > 8

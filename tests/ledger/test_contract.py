@@ -172,10 +172,25 @@ def test_a_clock_release_on_many_blocks_commits_in_chunks_then_admits(make_store
     assert gw.schedule().admitted == [] and make_store().load() == state  # the same instant again: no change
 
 
-def test_a_range_that_overlaps_in_a_later_chunk_adds_nothing(make_store):
-    gw = setup_ledger(make_store())  # blocks 2026-10-01 and 2026-10-02
+def test_a_range_that_overlaps_with_another_capacity_in_a_later_chunk_adds_nothing(make_store):
+    gw = setup_ledger(make_store())  # blocks 2026-10-01 and 2026-10-02, capacity 1
     before = make_store().load()
-    with pytest.raises(BlockRangeError, match="already exist"):
-        gw.add_blocks("events", dt.date(2026, 6, 1), dt.date(2026, 10, 1), Budget.capacity(1))
+    with pytest.raises(BlockRangeError, match="already exist with another capacity"):
+        gw.add_blocks("events", dt.date(2026, 6, 1), dt.date(2026, 10, 1), Budget.capacity(2))
     assert make_store().load() == before
     assert [e.kind for e in make_store().audit()] == ["dataset-added", "blocks-added"]
+
+
+def test_an_interrupted_range_is_resumed_by_adding_it_again(make_store):
+    """A range cut short (a chunked store, a stopped process) is finished by re-running it: only the
+    missing days are added, with the same capacity; re-running a complete range adds nothing."""
+    store = make_store()
+    gw = setup_ledger(store)  # blocks 2026-10-01 and 2026-10-02
+    gw.add_blocks("events", dt.date(2026, 10, 10), dt.date(2026, 10, 12), Budget.capacity(1))  # a part that landed
+    added = gw.add_blocks("events", dt.date(2026, 9, 1), dt.date(2027, 1, 31), Budget.capacity(1))
+    assert len(added) == 153 - 5 and all(b.created_at is not None for b in added)
+    assert len(make_store().load().blocks) == 153
+    assert gw.add_blocks("events", dt.date(2026, 9, 1), dt.date(2027, 1, 31), Budget.capacity(1)) == []
+    events = make_store().audit()
+    assert sum(len(e.blocks) for e in events if e.kind == "blocks-added") == 153
+    check_books(make_store().load(), events)

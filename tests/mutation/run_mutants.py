@@ -53,7 +53,11 @@ MUTANTS = [
                 "NaiveBudgetAccountant(total_epsilon=eps,",
                 "NaiveBudgetAccountant(total_epsilon=eps * 1000,",
             ),
-            ("gateway/engines/pipelinedp.py", "spent = _spent(accountant, eps, delta, granted)", "spent = granted"),
+            (
+                "gateway/engines/pipelinedp.py",
+                "spent = _receipt(request, accountant, eps, delta, granted)",
+                "spent = granted",
+            ),
         ),
         (f"{CAL}[pipelinedp-count-row]",),
     ),
@@ -66,7 +70,11 @@ MUTANTS = [
                 "NaiveBudgetAccountant(total_epsilon=eps,",
                 "NaiveBudgetAccountant(total_epsilon=eps * 2,",
             ),
-            ("gateway/engines/pipelinedp.py", "spent = _spent(accountant, eps, delta, granted)", "spent = granted"),
+            (
+                "gateway/engines/pipelinedp.py",
+                "spent = _receipt(request, accountant, eps, delta, granted)",
+                "spent = granted",
+            ),
         ),
         (f"{CAL}[pipelinedp-sum-row]",),
     ),
@@ -76,12 +84,12 @@ MUTANTS = [
         (
             (
                 "gateway/engines/tumult.py",
-                "budget: PrivacyBudget = PureDPBudget(eps)",
-                "budget: PrivacyBudget = PureDPBudget(eps * 2)",
+                "    return PureDPBudget(eps)",
+                "    return PureDPBudget(eps * 2)",
             ),
             (
                 "gateway/engines/tumult.py",
-                "spent = _spent(budget, session.remaining_privacy_budget, granted)",
+                "spent = _receipt(request, budget, session.remaining_privacy_budget)",
                 "spent = Budget(granted.epsilon, ZERO)",
             ),
         ),
@@ -208,11 +216,34 @@ MUTANTS = [
         (
             (
                 "gateway/core/ledger.py",
-                "charged = Budget(quantize_up(spent.epsilon), quantize_up(spent.delta))",
-                "charged = Budget(quantize_up(spent.epsilon / 2), quantize_up(spent.delta))",
+                "return Budget(quantize_up(amount.epsilon), quantize_up(amount.delta))",
+                "return Budget(quantize_up(amount.epsilon / 2), quantize_up(amount.delta))",
             ),
         ),
         ("tests/core/test_finish_charges.py",),
+    ),
+    Mutant(
+        "tumult-rho-x2-receipt-lies",
+        "under rdp Tumult's zCDP session gets 2x rho and the receipt still says the grant",
+        (
+            (
+                "gateway/engines/tumult.py",
+                "return RhoZCDPBudget(float_at_most(budget.rho))",
+                "return RhoZCDPBudget(float_at_most(budget.rho) * 2)",
+            ),
+            (
+                "gateway/engines/tumult.py",
+                "spent = _receipt(request, budget, session.remaining_privacy_budget)",
+                "spent = granted",
+            ),
+        ),
+        ("tests/engines/test_calibration_rdp.py::test_gaussian_noise_matches_the_charged_curve[tumult-count-rho]",),
+    ),
+    Mutant(
+        "rdp-admission-ignores-the-demand",
+        "under rdp a block admits a demand whatever its unlocked curve",
+        (("gateway/core/budget.py", "return any(x <= y for x, y in zip(a, b, strict=True))", "return True"),),
+        ("tests/core/scheduling/test_rdp_properties.py", "tests/core/test_rdp_ledger.py"),
     ),
     Mutant(
         "failures-refunded",

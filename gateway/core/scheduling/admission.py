@@ -112,7 +112,7 @@ def infeasible_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]
     """Why a claim can never run whatever the policy does (demand above a block's capacity)."""
     for key, demand in demands.items():
         capacity = blocks[key].capacity
-        if not demand.fits_in(capacity):
+        if not demand.admissible_in(capacity):
             return f"demand {demand} exceeds the capacity {capacity} of block {key}; it can never run"
     return None
 
@@ -121,7 +121,7 @@ def hopeless_reason(demands: Mapping[str, Budget], blocks: Mapping[str, Block]) 
     """Why a waiting claim will never be served: one of its blocks is retired and cannot serve it now."""
     for key, demand in demands.items():
         block = blocks[key]
-        if block.final and not demand.fits_in(block.unlocked):
+        if block.final and not demand.admissible_in(block.unlocked):
             return (
                 f"block {key} has released all its budget and only {block.unlocked} is left "
                 f"unallocated, below the demand {demand}"

@@ -1,4 +1,7 @@
-"""The ``Accounts`` port over the ledger's exact Decimal ``Block`` records (basic composition).
+"""The ``Accounts`` port over the ledger's exact Decimal ``Block`` records (basic composition or RDP curves).
+
+Under rdp accounting every amount is a curve over the ledger's alpha grid and a demand fits a block when
+it fits its unlocked curve at *some* order (``Budget.admissible_in``); allocation deducts at every order.
 
 Admission compares exact quantized budgets (ε and δ both must fit, so δ always composes safely); the
 dominant share counts δ only when asked (note §8, Q3). Unlock fractions become Decimal amounts rounded
@@ -29,17 +32,27 @@ def release(block: Block, fraction: Fraction | float, retired: bool) -> Block:
     cap = block.capacity
     if fraction >= 1:
         target = cap
+    elif cap.curve is not None:  # rdp: the fraction applies per order
+        target = Budget(curve=tuple(_times(x, fraction) for x in cap.curve))
     else:
         target = Budget(_times(cap.epsilon, fraction), _times(cap.delta, fraction))
     released = cap - block.locked
-    step = Budget(max(target.epsilon - released.epsilon, Decimal(0)), max(target.delta - released.delta, Decimal(0)))
+    step = (target - released).clipped()
     if step.is_zero() and retired == block.retired:
         return block
     return replace(block, unlocked=block.unlocked + step, retired=block.retired or retired)
 
 
 def share(demand: Budget, capacity: Budget, include_delta: bool) -> Decimal:
-    """A claim's share of one block; δ counts only when asked (the paper schedules ε alone)."""
+    """A claim's share of one block; δ counts only when asked (the paper schedules ε alone).
+
+    RDP: the share at the block's best order, min over orders with capacity > 0 of demand/capacity
+    (PrivateKube's dominant share under Rényi accounting).
+    """
+    if capacity.curve is not None:
+        demand_curve = demand.aligned_with(capacity)[0]
+        ratios = [d / c for d, c in zip(demand_curve, capacity.curve, strict=True) if c > 0]
+        return min(ratios) if ratios else Decimal("Infinity")
     value = demand.epsilon / capacity.epsilon
     if include_delta and capacity.delta > 0:
         value = max(value, demand.delta / capacity.delta)
@@ -61,10 +74,11 @@ class BlockAccounts:
         return tuple(sorted(values, reverse=True))
 
     def fits(self, blocks: Sequence[str], demands: Sequence[Budget]) -> bool:
-        return all(d.fits_in(self.blocks[k].unlocked) for k, d in zip(blocks, demands, strict=True))
+        """All or nothing across blocks; per block every dimension (basic) or some order (rdp)."""
+        return all(d.admissible_in(self.blocks[k].unlocked) for k, d in zip(blocks, demands, strict=True))
 
     def fits_block(self, block: str, demand: Budget) -> bool:
-        return demand.fits_in(self.blocks[block].unlocked)
+        return demand.admissible_in(self.blocks[block].unlocked)
 
     def allocate(self, blocks: Sequence[str], demands: Sequence[Budget]) -> None:
         for key, demand in zip(blocks, demands, strict=True):
@@ -75,9 +89,14 @@ class BlockAccounts:
         return self.blocks[block].final
 
     def available(self, block: str) -> tuple[float, ...]:
-        return (float(self.blocks[block].unlocked.epsilon),)
+        b = self.blocks[block]
+        if b.capacity.curve is not None:  # an empty account may still be the zero pair: read it as a curve
+            return tuple(float(x) for x in b.unlocked.aligned_with(b.capacity)[0])
+        return (float(b.unlocked.epsilon),)
 
     def vector(self, demand: Budget) -> tuple[float, ...]:
+        if demand.curve is not None:
+            return tuple(float(x) for x in demand.curve)
         return (float(demand.epsilon),)
 
     # round robin: accumulators live in the block's ``held`` map and already count as allocated

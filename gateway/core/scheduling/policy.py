@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -94,6 +95,8 @@ class BlockSteps:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_LIFETIME_SECONDS = 36_525 * 86_400.0  # 100 years: unlock periods beyond it are typos, not policies
+MAX_N = 1_000_000  # N arrivals per block (or unlock steps): far above any useful setting
 
 
 def parse_duration(value: object) -> float:
@@ -103,14 +106,25 @@ def parse_duration(value: object) -> float:
     else:
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
         if match is None:
-            raise GatewayValidationError(f"lifetime {value!r} is not a duration; write e.g. 30d, 12h, 15m or 90s")
+            raise GatewayValidationError(
+                f"lifetime {str(value)[:40]!r} is not a duration; write e.g. 30d, 12h, 15m or 90s"
+            )
         seconds = float(match[1]) * _UNITS[match[2] or "s"]
-    if seconds <= 0:
-        raise GatewayValidationError(f"lifetime must be positive, got {value!r}")
+    if not 0 < seconds <= MAX_LIFETIME_SECONDS:  # also refuses NaN and infinity
+        raise GatewayValidationError(
+            f"lifetime must be positive and at most 100 years ({MAX_LIFETIME_SECONDS // 86400:g}d), "
+            f"got {str(value)[:40]!r}"
+        )
     return seconds
 
 
 Order = Literal["sorted", "heap_array"]  # how a greedy pass walks its claims (heap_array: quirk Q1)
+Accounting = Literal["basic", "rdp"]
+# PrivateKube's artifact grid (its simulator's orders): the high orders are where many small Gaussian
+# demands fit a block best, and the simulator that reproduces the paper's RDP figures uses the same grid.
+ARTIFACT_ALPHAS: tuple[str, ...] = (
+    "1.000001", "1.0001", "1.5", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "20480",
+)
 ReleaseTo = Literal["unlocked", "locked"]  # where a never-started launch's reservation goes (locked: quirk Q6)
 
 _USES_N = frozenset({"dpf-n", "rr-n", "dpack"})
@@ -131,11 +145,13 @@ class PolicySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy: str = "dpf-n"
-    n: int = Field(default=10, ge=1)
+    n: int = Field(default=10, ge=1, le=MAX_N)
     lifetime: float | None = None
     include_delta_in_share: bool = False
     order: Order = "sorted"
     release_to: ReleaseTo = "unlocked"
+    accounting: Accounting = "basic"
+    alphas: tuple[str, ...] | None = None  # rdp: the alpha grid as exact decimal strings (default ARTIFACT_ALPHAS)
 
     @field_validator("lifetime", mode="before")
     @classmethod
@@ -148,6 +164,19 @@ class PolicySettings(BaseModel):
             raise GatewayValidationError(
                 f"unknown scheduling policy {self.policy!r}; choose one of: {', '.join(sorted(POLICIES))}"
             )
+        if self.accounting == "rdp":
+            if self.policy.startswith("rr-"):
+                raise GatewayValidationError(
+                    f"policy {self.policy} (round robin) hands out ε piecemeal and has no Rényi-DP form; "
+                    "under --accounting rdp choose dpf-n, dpf-t, fcfs or dpack"
+                )
+            if self.alphas is None:
+                object.__setattr__(self, "alphas", ARTIFACT_ALPHAS)
+            from gateway.core.rdp import ledger_alphas
+
+            object.__setattr__(self, "alphas", tuple(str(a) for a in ledger_alphas(self.alphas or ())))
+        elif self.alphas is not None:
+            raise GatewayValidationError("an alpha grid means nothing under basic accounting; use --accounting rdp")
         make_policy(self)  # a policy missing a setting (e.g. DPF-T without a lifetime) fails here, at init
         if self.policy not in _DPF:
             if self.order != "sorted":
@@ -173,7 +202,19 @@ class PolicySettings(BaseModel):
             parts.append(f"order {self.order}")
         if self.release_to != "unlocked":
             parts.append(f"release to {self.release_to}")
+        if self.accounting == "rdp":
+            parts.append(f"Rényi-DP accounting over {len(self.alphas or ())} orders")
         return ", ".join(parts)
+
+    @property
+    def rdp(self) -> bool:
+        return self.accounting == "rdp"
+
+    def orders(self) -> tuple[Decimal, ...]:
+        """The alpha grid as decimals (rdp accounting only)."""
+        from gateway.core.rdp import ledger_alphas
+
+        return ledger_alphas(self.alphas or ())
 
     def lifetime_seconds(self) -> float:
         if self.lifetime is None:
