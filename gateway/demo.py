@@ -129,6 +129,35 @@ SPECS = {
         {"function": "mean", "column": "amount", "low": 0, "high": 500},
         "region",
     ),
+    # A richer query: a filter, a derived column, two group-by columns, per-group bounds, two aggregates.
+    "frank-basket-sizes.yaml": {
+        "engine": "pipelinedp",
+        "dataset": "purchases",
+        "analyst": "frank",
+        "blocks": {"last": 7},
+        "budget": {"epsilon": 0.1},
+        "privacy_unit": {"id_column": "user_id"},
+        "where": "amount >= 5 and region in ('north', 'south')",
+        "derive": [
+            {
+                "bin": {
+                    "column": "amount",
+                    "edges": [0, 20, 50, 500],
+                    "labels": ["small", "medium", "large"],
+                    "as": "size",
+                }
+            }
+        ],
+        "aggregates": [
+            {"function": "count", "budget_share": 0.5},
+            {"function": "sum", "column": "amount", "low": 0, "high": 300, "budget_share": 0.5},
+        ],
+        "group_by": {
+            "columns": ["region", "size"],
+            "keys": {"region": ["north", "south"], "size": ["small", "medium", "large"]},
+        },
+        "contribution": {"max_groups_per_id": 2, "max_rows_per_group_per_id": 3},
+    },
 }
 
 

@@ -109,9 +109,7 @@ class EngineNotInstalledError(GatewayError):
     exit_code = 4
 
     def __init__(self, engine: str, extra: str) -> None:
-        super().__init__(
-            f"The {engine} engine is not installed. Install it with: pip install 'dp-gateway[{extra}]'"
-        )
+        super().__init__(f"The {engine} engine is not installed. Install it with: pip install 'dp-gateway[{extra}]'")
         self.engine = engine
         self.extra = extra
 

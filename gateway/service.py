@@ -171,10 +171,11 @@ class Gateway:
         name: str,
         path: str,
         fmt: DataFormat,
-        time_column: str,
+        time_column: str | None,
         period: BlockPeriod = BlockPeriod.DAY,
         launcher: str | None = None,
         schema: Mapping[str, ColumnType] | None = None,
+        public: bool = False,
     ) -> Dataset:
         """Register a data set: Parquet's schema from its footers, CSV's from ``schema`` (required).
 
@@ -190,6 +191,7 @@ class Gateway:
                 path=path,
                 format=fmt,
                 time_column=time_column,
+                public=public,
                 block_period=period,
                 columns=columns,
                 launcher=launcher,
@@ -376,6 +378,7 @@ class Gateway:
                 blocks=tuple(state.blocks[k].day for k in claim.blocks),
                 granted=GrantedBudget.of(claim.demand, state.settings.orders() if state.settings.rdp else None),
                 output=launcher.output_for(claim.id),
+                public_tables=core.public_tables_of(state, claim.spec),
             )
         except (GatewayValidationError, LaunchError, ValidationError) as exc:  # nothing was sent yet
             return self._release(claim.id, f"launch failed before starting: {exc}")

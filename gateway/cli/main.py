@@ -136,7 +136,9 @@ def init(
 def datasets_add(
     name: str,
     path: Annotated[str, typer.Option("--path", help="Directory or file holding the data.")],
-    time_column: Annotated[str, typer.Option("--time-column", help="Date or timestamp column that defines blocks.")],
+    time_column: Annotated[
+        str | None, typer.Option("--time-column", help="Date or timestamp column that defines blocks.")
+    ] = None,
     fmt: Annotated[DataFormat, typer.Option("--format")] = DataFormat.PARQUET,
     block_period: Annotated[BlockPeriod, typer.Option("--block-period")] = BlockPeriod.DAY,
     launcher: Annotated[
@@ -162,10 +164,25 @@ def datasets_add(
         str | None, typer.Option("--epsilon", help="With --add-blocks: ε capacity of each block.")
     ] = None,
     delta: Annotated[str, typer.Option("--delta", help="With --add-blocks: δ capacity of each block.")] = "0",
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="A public table (no time column, blocks or budget): specs take group-by keys from it.",
+        ),
+    ] = False,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
     """Register a data set and its public schema, never read from rows (and, with --add-blocks, a block per day)."""
+    if public and (time_column is not None or add_blocks):
+        raise GatewayValidationError(
+            "a --public table has no time column and no blocks; drop --time-column/--add-blocks"
+        )
+    if not public and time_column is None:
+        raise GatewayValidationError(
+            "give --time-column (the column that defines blocks), or --public for a public table"
+        )
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
         known = ", ".join(sorted(gateway.launchers))
@@ -181,6 +198,7 @@ def datasets_add(
         if epsilon is None:
             raise GatewayValidationError("--add-blocks needs the capacity of each block: --epsilon E [--delta D]")
         capacity = Budget.capacity(epsilon, delta)
+        assert time_column is not None  # checked above
         days = partition_days(location, time_column)
         if not days:
             raise GatewayValidationError(
@@ -190,7 +208,9 @@ def datasets_add(
             )
     elif epsilon is not None:
         raise GatewayValidationError("--epsilon and --delta go with --add-blocks (or use dpgw blocks add)")
-    dataset = gateway.add_dataset(name, location, fmt, time_column, block_period, launcher, schema=declared)
+    dataset = gateway.add_dataset(
+        name, location, fmt, time_column, block_period, launcher, schema=declared, public=public
+    )
     added = (
         [b for first, last in runs(days) for b in gateway.add_blocks(name, first, last, capacity)] if capacity else []
     )
@@ -204,7 +224,8 @@ def datasets_add(
         render.print_json(doc)
         return
     cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
-    render.console.print(render.plain(f"Registered data set {dataset.name} ({dataset.format.value}, {cols})"))
+    kind = "public table" if dataset.public else "data set"
+    render.console.print(render.plain(f"Registered {kind} {dataset.name} ({dataset.format.value}, {cols})"))
     if added:
         spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
         each = added[0].guarantee or added[0].capacity
@@ -223,7 +244,7 @@ def datasets_list(ledger: Ledger = None, json_out: Json = False) -> None:
             render.plain(d.name),
             render.plain(d.format.value),
             render.plain(d.path),
-            render.plain(f"time column {d.time_column}"),
+            render.plain("public table" if d.public else f"time column {d.time_column}"),
             sep="\t",
         )
 

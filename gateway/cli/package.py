@@ -48,7 +48,9 @@ def build_wheel(project: Path, outdir: Path) -> Path:
     isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation, "-w", str(outdir), str(project)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wheels = sorted(outdir.glob("dp_gateway-*.whl"))
     if proc.returncode != 0 or not wheels:

@@ -240,10 +240,7 @@ def claims_table(claims: Iterable[Claim], title: str = "Submissions") -> Table:
     for name in ("id", "analyst", "engine", "query", "blocks", "budget", "state", "reason"):
         table.add_column(name, overflow="fold", no_wrap=name in ("id", "blocks"))
     for c in claims:
-        agg = c.spec.aggregate
-        query = agg.function.value + (f"({agg.column})" if agg.column else "(*)")
-        if c.spec.group_by:
-            query += f" by {c.spec.group_by.column}"
+        query = c.spec.summary
         table.add_row(
             plain(c.id),
             plain(c.analyst),
@@ -288,26 +285,33 @@ def result_table(claim: Claim, round_: bool = False, clamp_zero: bool = False) -
     """The private answer: a heading line (a table title would wrap to the narrow table) and one row per key."""
     result = claim.result or {}
     spent = Budget.from_json(result["spent"])
-    agg = claim.spec.aggregate
+    spec = claim.spec
     heading = (
-        f"{claim.id} · {claim.analyst} · {claim.spec.engine.value} · {agg.function.value}"
-        f"{'(' + agg.column + ')' if agg.column else ''} · spent {spent} on {len(claim.blocks)} block(s)"
+        f"{claim.id} · {claim.analyst} · {spec.engine.value} · {spec.summary}"
+        f" · spent {spent} on {len(claim.blocks)} block(s)"
     )
     processed = round_ or clamp_zero
     table = Table()
-    table.add_column(plain(claim.spec.group_by.column if claim.spec.group_by else "group"))
-    table.add_column("private value", justify="right")
+    table.add_column(plain(", ".join(spec.group_by.names) if spec.group_by else "group"))
+    answers = result.get("answers") or []
+    several = len(answers) > 1
+    columns = [result["values"]] if not several else [a["values"] for a in answers]
+    for answer in answers if several else [None]:
+        title = "private value" if answer is None else f"{answer['name']} (ε {answer['spent']['epsilon']})"
+        table.add_column(plain(title), justify="right")
     if processed:
         label = " + ".join(name for name, on in (("rounded", round_), ("clamped at 0", clamp_zero)) if on)
         table.add_column(f"post-processed ({label})", justify="right")
-    for row in result["values"]:
-        cells = ["(all)" if row["key"] is None else plain(row["key"]), f"{row['value']:,.3f}"]
+    for i, row in enumerate(result["values"]):
+        key = row["key"]
+        shown_key = "(all)" if key is None else ", ".join(map(str, key)) if isinstance(key, list) else str(key)
+        cells: list[Text | str] = [plain(shown_key), *(f"{col[i]['value']:,.3f}" for col in columns)]
         if processed:
             shown = post_process(row["value"], round_, clamp_zero)
             cells.append(f"{shown:,.0f}" if round_ else f"{shown:,.3f}")
         table.add_row(*cells)
     notes = [plain(note, style="dim") for note in result.get("notes") or []]
-    if agg.function.value in ("count", "sum") and not processed:
+    if any(a.function.value in ("count", "sum") for a in spec.all_aggregates) and not processed:
         notes.append(Text(NOISE_NOTE, style="dim"))
     return Group(plain(heading, style="bold"), table, *notes)
 

@@ -78,9 +78,7 @@ class Claim:
         """Demand per block key: block composition charges the query's (ε, δ) on every block it reads."""
         return {key: self.demand for key in self.blocks}
 
-    def transition(
-        self, to: ClaimState, expected: tuple[ClaimState, ...], now: dt.datetime, **changes: Any
-    ) -> Claim:
+    def transition(self, to: ClaimState, expected: tuple[ClaimState, ...], now: dt.datetime, **changes: Any) -> Claim:
         if self.state not in expected:
             raise LedgerConflictError(
                 f"submission {self.id} is {self.state.value}; cannot move it to {to.value} "

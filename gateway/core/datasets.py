@@ -53,14 +53,19 @@ def check_name(kind: str, name: str) -> str:
 
 
 class Dataset(BaseModel):
-    """A data set the gateway may run queries on, with one privacy block per period of its time column."""
+    """A data set the gateway may run queries on, with one privacy block per period of its time column.
+
+    A ``public`` table (no time column, no blocks, no budget) is never queried itself: specs take group-by
+    keys from it (``group_by: {columns: [...], keys: {from: NAME}}``), read by the job.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     path: str
     format: DataFormat
-    time_column: str
+    time_column: str | None = None
+    public: bool = False
     block_period: BlockPeriod = BlockPeriod.DAY
     columns: dict[str, ColumnType] = Field(min_length=1)
     # Where its queries run unless a submission says otherwise (``local``, ``glue``, ``emr``); None: local.
@@ -73,6 +78,10 @@ class Dataset(BaseModel):
 
     @model_validator(mode="after")
     def _time_column_is_temporal(self) -> Dataset:
+        if self.time_column is None:
+            if not self.public:
+                raise GatewayValidationError("a data set with privacy blocks needs a time column (--time-column)")
+            return self
         kind = self.columns.get(self.time_column)
         if kind is None:
             raise UnknownColumnError(
@@ -90,6 +99,5 @@ class Dataset(BaseModel):
             return self.columns[column]
         except KeyError:
             raise UnknownColumnError(
-                f"{role} column {column!r} is not in data set {self.name!r}; "
-                f"its columns are: {', '.join(self.columns)}"
+                f"{role} column {column!r} is not in data set {self.name!r}; its columns are: {', '.join(self.columns)}"
             ) from None

@@ -66,6 +66,8 @@ class JobRequest(BaseModel):
     blocks: tuple[dt.date, ...] = Field(min_length=1)
     granted: GrantedBudget
     output: str
+    # The public tables the spec takes keys from, by name (the job reads them; they have no budget).
+    public_tables: dict[str, Dataset] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _grant_matches_spec(self) -> JobRequest:
@@ -90,10 +92,26 @@ def sha256_hex(text: str) -> str:
 
 
 class GroupValue(BaseModel):
+    """One group's value; ``key`` is the declared key, a list of keys (one per column) for several
+    group-by columns, or None without group-by."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    key: str | int | bool | None
+    key: str | int | bool | list[str | int | bool] | None
     value: float
+
+
+class AggregateAnswer(BaseModel):
+    """One aggregate's answer with what it cost: its share of the budget, its caps and noise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str  # the aggregate's label, e.g. ``sum(amount)``
+    budget_share: Decimal
+    spent: GrantedBudget  # what the library's accountant reports for this aggregate
+    caps: str  # the contribution caps it ran under, in words
+    noise_sd: float | None = None  # the noise's standard deviation, where the library reports it
+    values: list[GroupValue]
 
 
 class JobResult(BaseModel):
@@ -110,8 +128,9 @@ class JobResult(BaseModel):
     spent: GrantedBudget
     aggregate: str
     column: str | None = None
-    group_by: str | None = None
-    values: list[GroupValue]
+    group_by: str | None = None  # the group-by column(s), comma-separated
+    values: list[GroupValue]  # the first aggregate's values (all of them are in ``answers``)
+    answers: list[AggregateAnswer] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     started_at: dt.datetime
     finished_at: dt.datetime

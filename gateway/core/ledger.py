@@ -179,7 +179,8 @@ def _block_capacity(state: LedgerState, capacity: Budget) -> tuple[Budget, Budge
 
 def blocks_to_add(state: LedgerState, dataset: str, days: list[dt.date], capacity: Budget) -> list[dt.date]:
     """The days of a range that still need a block; refuses the range if a day's block has another capacity."""
-    state.dataset(dataset)
+    if state.dataset(dataset).public:
+        raise GatewayValidationError(f"data set {dataset!r} is a public table: it has no blocks and no budget")
     capacity, _ = _block_capacity(state, capacity)
     if not days:
         raise BlockRangeError("no days to add")
@@ -218,12 +219,23 @@ def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: 
     return state.with_(blocks=blocks), [event]
 
 
+def public_tables_of(state: LedgerState, spec: QuerySpec) -> dict[str, Dataset]:
+    """The public tables a spec reads keys from (handed to its job)."""
+    names = [spec.group_by.from_table if spec.group_by is not None else None, spec.join.table if spec.join else None]
+    return {name: state.dataset(name) for name in names if name is not None}
+
+
 def prepare_claim(
     state: LedgerState, spec: QuerySpec, now: dt.datetime, claim_id: str | None = None, launcher: str = "local"
 ) -> Claim:
     """Validate a spec against the ledger and build its claim; raises on any bad input."""
     dataset = state.dataset(spec.dataset)
-    spec.check_against(dataset)
+    if dataset.public:
+        raise GatewayValidationError(
+            f"data set {dataset.name!r} is a public table: it has no budget and is not queried with DP; "
+            "use it for group-by keys (group_by: {columns: [...], keys: {from: NAME}})"
+        )
+    spec.check_against(dataset, {n: d for n, d in state.datasets.items() if d.public})
     demand = demand_of(spec, state.settings)
     days = resolve_selection(dataset.name, spec.blocks, (b.day for b in state.blocks_of(dataset.name)))
     return Claim(
@@ -243,6 +255,12 @@ def demand_of(spec: QuerySpec, settings: PolicySettings) -> Budget:
     if not settings.rdp:
         return spec.budget.to_budget()
     budget = spec.budget
+    if spec.group_by is not None and spec.group_by.private:
+        raise GatewayValidationError(
+            "group_by keys: private (groups selected from the data with DP) is not supported under rdp "
+            "accounting yet: partition selection is an (ε, δ) mechanism with no RDP curve to charge; declare "
+            "the keys (keys: [...] or keys: {from: PUBLIC_TABLE})"
+        )
     if budget.rho is not None and spec.engine is not Engine.TUMULT:
         raise GatewayValidationError(
             f"engine {spec.engine.value} takes an (ε, δ) budget; give {{epsilon, delta}} or use engine tumult "
@@ -395,9 +413,7 @@ def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) ->
     per period). Locked is derived, so lowering allocated alone re-locks it.
     """
     claim = state.claim(claim_id)
-    released = claim.transition(
-        ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason
-    )
+    released = claim.transition(ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason)
     to_locked = state.settings.release_to == "locked"
     blocks = []
     for key, demand in claim.demands().items():

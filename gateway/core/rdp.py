@@ -20,7 +20,21 @@ from gateway.errors import GatewayValidationError
 
 PAPER_ALPHAS: tuple[float, ...] = (2, 3, 4, 8, 16, 32, 64)
 SIMULATOR_ALPHAS: tuple[float, ...] = (
-    1.000001, 1.0001, 1.5, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 20480,
+    1.000001,
+    1.0001,
+    1.5,
+    2,
+    4,
+    8,
+    16,
+    32,
+    64,
+    128,
+    256,
+    512,
+    1024,
+    2048,
+    20480,
 )
 ALPHA_SETS = {"paper": PAPER_ALPHAS, "simulator": SIMULATOR_ALPHAS}
 DEFAULT_DEMAND_DELTA = 1e-9  # the simulator's per-task delta when a task gives only epsilon (note 5.2)
@@ -44,9 +58,7 @@ def block_capacity(epsilon: float, delta: float, alphas: Sequence[float]) -> tup
     """epsG(alpha) = max(0, epsG - ln(1/deltaG)/(alpha - 1)); alpha = inf gives epsG."""
     if not (epsilon > 0 and 0 < delta < 1):
         raise GatewayValidationError(f"an RDP block needs epsilon > 0 and 0 < delta < 1, got ({epsilon}, {delta})")
-    return tuple(
-        epsilon if math.isinf(a) else max(0.0, epsilon - math.log(1 / delta) / (a - 1)) for a in alphas
-    )
+    return tuple(epsilon if math.isinf(a) else max(0.0, epsilon - math.log(1 / delta) / (a - 1)) for a in alphas)
 
 
 def _accountant_curve(event: object, alphas: Sequence[float]) -> tuple[float, ...]:

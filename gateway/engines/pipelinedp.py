@@ -35,15 +35,18 @@ from pyspark.sql import functions as F
 
 from gateway.core import rdp
 from gateway.core.budget import Budget
-from gateway.core.jobs import GroupValue, JobRequest
-from gateway.core.spec import AggregateFunction, QuerySpec
+from gateway.core.jobs import AggregateAnswer, GrantedBudget, GroupValue, JobRequest
+from gateway.core.spec import Aggregate, AggregateFunction, QuerySpec
 from gateway.engines import _prepare
 from gateway.engines.base import (
     EngineAnswer,
     budget_as_floats,
+    caps_text,
     clamp_to_range,
+    decode_key,
     fixed_notes,
     group_keys,
+    public_key,
     spent_to_decimal,
 )
 from gateway.errors import GatewayInternalError
@@ -56,6 +59,7 @@ _METRICS = {
     AggregateFunction.SUM: pipeline_dp.Metrics.SUM,
     AggregateFunction.MEAN: pipeline_dp.Metrics.MEAN,
     AggregateFunction.VARIANCE: pipeline_dp.Metrics.VARIANCE,
+    AggregateFunction.PRIVACY_ID_COUNT: pipeline_dp.Metrics.PRIVACY_ID_COUNT,
 }
 _RANK = "__rank"
 VARIANCE_NOTE = "PipelineDP's variance is the population variance (it divides by the noisy count, not count - 1)."
@@ -74,7 +78,9 @@ class PipelineDPEngine:
         granted = _handed(request)
         eps, delta = budget_as_floats(granted)
         keys = group_keys(request)
-        data = _rows(_prepare.standardize(df, spec), spec)
+        # With private keys the number of groups is unknown: an id's rows can reach as many groups as it has rows.
+        n_keys = len(keys) if keys else (spec.privacy_unit.max_rows_per_id or 1)
+        data = _prepare.standardize(df, request)
 
         accountant = pipeline_dp.NaiveBudgetAccountant(total_epsilon=eps, total_delta=delta)
         engine = pipeline_dp.DPEngine(accountant, pipeline_dp.SparkRDDBackend(df.sparkSession.sparkContext))
@@ -83,53 +89,132 @@ class PipelineDPEngine:
             partition_extractor=itemgetter(1),
             value_extractor=itemgetter(2),
         )
-        params = _params(spec, granted, len(keys))
-        result = engine.aggregate(data.rdd.map(tuple), params, extractors, public_partitions=keys)
+        # One accountant for every aggregate: each call takes ``budget_weight`` = its share, and
+        # ``compute_budgets`` splits the grant by those weights before any result is collected.
+        pending = []
+        for index, agg in enumerate(spec.all_aggregates):
+            first = len(accountant.mechanism_specs)
+            params = _params(spec, index, granted, n_keys)
+            rows = _rows(data, spec, index)
+            private = spec.group_by is not None and spec.group_by.private
+            result = engine.aggregate(
+                rows.rdd.map(tuple), params, extractors, public_partitions=None if private else keys
+            )
+            pending.append((agg, result, first, len(accountant.mechanism_specs)))
         accountant.compute_budgets()
-        rows = dict(result.collect())
 
         spent = _receipt(request, accountant, eps, delta, granted)
-        metric = spec.aggregate.function.value
-        values: list[GroupValue] = []
-        notes = _fixed_notes(spec, len(keys))
-        for key in keys:
-            if key not in rows:
-                raise GatewayInternalError(f"PipelineDP returned no value for declared key {key!r}")
-            value = float(getattr(rows[key], metric))
-            agg = spec.aggregate
-            if agg.low is not None and agg.high is not None:
-                value = clamp_to_range(agg.function, agg.low, agg.high, value)
-            values.append(GroupValue(key=key, value=value))
-        return EngineAnswer(values=values, spent=spent, notes=notes)
+        notes = _fixed_notes(spec, n_keys)
+        answers: list[AggregateAnswer] = []
+        for agg, result, first, last in pending:
+            rows_by_key = dict(result.collect())
+            values: list[GroupValue] = []
+            metric = _metric_name(agg)
+            if spec.group_by is not None and spec.group_by.private:  # the DP-selected groups, in key order
+                for key in sorted(rows_by_key, key=str):
+                    value = float(getattr(rows_by_key[key], metric))
+                    if agg.low is not None and agg.high is not None:
+                        value = clamp_to_range(agg.function, agg.low, agg.high, value)
+                    values.append(GroupValue(key=decode_key(request, key), value=value))
+                keys_seen = len(values)
+                notes.append(f"Groups were selected from the data with DP: {keys_seen} group(s) released.")
+            for index, key in enumerate(keys):  # declared keys (none when private)
+                if key not in rows_by_key:
+                    raise GatewayInternalError(
+                        f"PipelineDP returned no value for declared key {public_key(request, index)!r}"
+                    )
+                value = float(getattr(rows_by_key[key], metric))
+                if agg.low is not None and agg.high is not None:
+                    value = clamp_to_range(agg.function, agg.low, agg.high, value)
+                values.append(GroupValue(key=public_key(request, index), value=value))
+            mechanisms = accountant.mechanism_specs[first:last]
+            answers.append(
+                AggregateAnswer(
+                    name=agg.label,
+                    budget_share=spec.share(agg),
+                    spent=_aggregate_spent(request, mechanisms),
+                    caps=caps_text(spec),
+                    noise_sd=_noise_sd(agg, rows_by_key),
+                    values=values,
+                )
+            )
+        return EngineAnswer(values=answers[0].values, spent=spent, notes=notes, answers=answers)
 
 
-def _rows(data: DataFrame, spec: QuerySpec) -> DataFrame:
-    """``(privacy_id, partition_key, value)`` rows, truncated per id where PipelineDP cannot do it."""
+_SINGLE_MECHANISM = frozenset({AggregateFunction.COUNT, AggregateFunction.SUM, AggregateFunction.PRIVACY_ID_COUNT})
+
+
+def _noise_sd(agg: Aggregate, rows: dict[Any, Any]) -> float | None:
+    """The noise sd PipelineDP reports (``output_noise_stddev``), for one-mechanism aggregates."""
+    if agg.function not in _SINGLE_MECHANISM or not rows:
+        return None
+    return float(getattr(next(iter(rows.values())), f"{agg.function.value}_noise_stddev"))
+
+
+def _metric(agg: Aggregate) -> Any:
+    if agg.function is AggregateFunction.MEDIAN:
+        return pipeline_dp.Metrics.PERCENTILE(50)
+    if agg.function is AggregateFunction.QUANTILE:
+        assert agg.q is not None
+        return pipeline_dp.Metrics.PERCENTILE(agg.q * 100)
+    return _METRICS[agg.function]
+
+
+def _metric_name(agg: Aggregate) -> str:
+    """The result attribute PipelineDP names the metric by (``percentile_50``, ``percentile_99_5``)."""
+    if agg.function in (AggregateFunction.MEDIAN, AggregateFunction.QUANTILE):
+        p = 50.0 if agg.q is None else agg.q * 100
+        return f"percentile_{round(p)}" if round(p) == p else f"percentile_{str(p).replace('.', '_')}"
+    return agg.function.value
+
+
+def _total_cap_supported(agg: Aggregate, spec: QuerySpec) -> bool:
+    """PipelineDP 0.3.1 takes ``max_contributions`` (a total cap) only for these metrics, and partition
+    selection needs ``max_partitions_contributed``, so private keys truncate in Spark instead."""
+    if spec.group_by is not None and spec.group_by.private:
+        return False
+    return agg.function in (
+        AggregateFunction.COUNT,
+        AggregateFunction.SUM,
+        AggregateFunction.MEAN,
+        AggregateFunction.PRIVACY_ID_COUNT,
+    )
+
+
+def _rows(data: DataFrame, spec: QuerySpec, index: int) -> DataFrame:
+    """``(privacy_id, partition_key, value)`` rows of one aggregate, truncated per id where PipelineDP
+    cannot do it, without the rows missing this aggregate's value."""
+    agg = spec.all_aggregates[index]
+    value = _prepare.value_column(index)
+    if agg.column is not None:
+        data = data.where(F.col(value).isNotNull())
     if spec.privacy_unit.is_row:
         pid = F.monotonically_increasing_id()
     else:
         pid = F.col(_prepare.PID)
         cap = spec.privacy_unit.max_rows_per_id
-        if spec.aggregate.function is AggregateFunction.VARIANCE and cap is not None:
+        if cap is not None and not _total_cap_supported(agg, spec):
             by_id = Window.partitionBy(_prepare.PID).orderBy(F.rand())
             data = data.withColumn(_RANK, F.row_number().over(by_id)).where(F.col(_RANK) <= cap)
     key = F.col(_prepare.KEY) if spec.group_by is not None else F.lit(None)
-    return data.select(pid.alias("pid"), key.alias("key"), F.col(_prepare.VALUE).alias("value"))
+    return data.select(pid.alias("pid"), key.alias("key"), F.col(value).alias("value"))
 
 
-def _params(spec: QuerySpec, granted: Budget, n_keys: int) -> pipeline_dp.AggregateParams:
-    agg = spec.aggregate
+def _params(spec: QuerySpec, index: int, granted: Budget, n_keys: int) -> pipeline_dp.AggregateParams:
+    agg = spec.all_aggregates[index]
     noise = pipeline_dp.NoiseKind.LAPLACE if granted.delta == 0 else pipeline_dp.NoiseKind.GAUSSIAN
     bounds: dict[str, Any] = {}
-    if agg.function is not AggregateFunction.COUNT:
+    if agg.low is not None and agg.high is not None:
         bounds = {"min_value": agg.low, "max_value": agg.high}
     cap = spec.privacy_unit.max_rows_per_id
-    if cap is None:
+    if spec.contribution is not None:
         contributions: dict[str, int] = {
-            "max_partitions_contributed": 1,
-            "max_contributions_per_partition": 1,
+            "max_partitions_contributed": spec.contribution.max_groups_per_id,
+            "max_contributions_per_partition": spec.contribution.max_rows_per_group_per_id,
         }
-    elif agg.function is AggregateFunction.VARIANCE:
+    elif cap is None:
+        contributions = {"max_partitions_contributed": 1, "max_contributions_per_partition": 1}
+    elif not _total_cap_supported(agg, spec):
         contributions = {
             "max_partitions_contributed": min(cap, n_keys),
             "max_contributions_per_partition": cap,
@@ -137,7 +222,12 @@ def _params(spec: QuerySpec, granted: Budget, n_keys: int) -> pipeline_dp.Aggreg
     else:
         contributions = {"max_contributions": cap}
     return pipeline_dp.AggregateParams(
-        metrics=[_METRICS[agg.function]], noise_kind=noise, **bounds, **contributions
+        metrics=[_metric(agg)],
+        noise_kind=noise,
+        budget_weight=float(spec.share(agg)),
+        output_noise_stddev=agg.function in _SINGLE_MECHANISM,
+        **bounds,
+        **contributions,
     )
 
 
@@ -163,20 +253,43 @@ def _receipt(
     alphas = request.granted.alphas
     if alphas is None:
         return _spent(accountant, eps, delta, granted)
-    rho = Decimal(0)
-    laplace = []
-    for s in accountant.mechanism_specs:
-        if s.mechanism_type == pipeline_dp.aggregate_params.MechanismType.GAUSSIAN:
-            rho += rdp.sigma_rho(rdp.library_sigma(s.eps, s.delta)) * s.count
-        else:
-            laplace.append(s.eps * s.count)
-    pure = spent_to_decimal(math.fsum(laplace), eps, granted.epsilon) if laplace else Decimal(0)
+    rho, laplace = _rho_and_pure(accountant.mechanism_specs)
+    pure = spent_to_decimal(laplace, eps, granted.epsilon) if laplace else Decimal(0)
     return Budget(curve=rdp.rho_curve(rho, alphas)) + Budget(curve=rdp.pure_curve(pure, alphas))
 
 
-def _spent(
-    accountant: pipeline_dp.NaiveBudgetAccountant, eps: float, delta: float, granted: Budget
-) -> Budget:
+def _rho_and_pure(mechanisms: list[Any]) -> tuple[Decimal, float]:
+    """The summed rho of the Gaussian mechanisms and the summed ε of the pure-DP (Laplace) ones.
+
+    A non-Gaussian mechanism with δ > 0 (private partition selection) has no pure-DP curve; the ledger
+    refuses such specs under rdp accounting, and this refuses to under-report if one gets here anyway.
+    """
+    rho = Decimal(0)
+    laplace = []
+    for s in mechanisms:
+        if s.mechanism_type == pipeline_dp.aggregate_params.MechanismType.GAUSSIAN:
+            rho += rdp.sigma_rho(rdp.library_sigma(s.eps, s.delta)) * s.count
+        elif s.delta:
+            raise GatewayInternalError(f"a {s.mechanism_type} mechanism with delta > 0 has no RDP receipt")
+        else:
+            laplace.append(s.eps * s.count)
+    return rho, math.fsum(laplace)
+
+
+def _aggregate_spent(request: JobRequest, mechanisms: list[Any]) -> GrantedBudget:
+    """One aggregate's spend from its mechanism specs, in the ledger's kind: (ε, δ), or its RDP curve."""
+    alphas = request.granted.alphas
+    if alphas is None:
+        return GrantedBudget(
+            epsilon=Decimal(repr(math.fsum(m.eps * m.count for m in mechanisms))),
+            delta=Decimal(repr(math.fsum((m.delta or 0.0) * m.count for m in mechanisms))),
+        )
+    rho, laplace = _rho_and_pure(mechanisms)
+    curve = Budget(curve=rdp.rho_curve(rho, alphas)) + Budget(curve=rdp.pure_curve(Decimal(repr(laplace)), alphas))
+    return GrantedBudget.of(curve, alphas)
+
+
+def _spent(accountant: pipeline_dp.NaiveBudgetAccountant, eps: float, delta: float, granted: Budget) -> Budget:
     """The accountant's total over its mechanisms (Laplace mechanisms use no δ)."""
     specs = accountant.mechanism_specs
     spent_eps = math.fsum(s.eps * s.count for s in specs)
@@ -189,13 +302,16 @@ def _spent(
 def _fixed_notes(spec: QuerySpec, n_keys: int) -> list[str]:
     """Notes that depend only on the spec (never on the data)."""
     notes = fixed_notes(spec)
-    if spec.aggregate.function is not AggregateFunction.VARIANCE:
-        return notes
-    notes.append(VARIANCE_NOTE)
+    aggs = spec.all_aggregates
+    if any(a.function is AggregateFunction.VARIANCE for a in aggs):
+        notes.append(VARIANCE_NOTE)
     cap = spec.privacy_unit.max_rows_per_id
-    if cap is not None and min(cap, n_keys) > 1:
-        notes.append(
-            f"PipelineDP 0.3.1 cannot cap variance at {cap} rows per id in total, so each id was truncated "
-            f"to {cap} rows first and noise is calibrated to {min(cap, n_keys)} keys x {cap} rows per key."
-        )
+    for agg in aggs:
+        truncated = spec.contribution is None and cap is not None and not _total_cap_supported(agg, spec)
+        if truncated and cap is not None and min(cap, n_keys) > 1:
+            notes.append(
+                f"PipelineDP 0.3.1 cannot cap {agg.function.value} at {cap} rows per id in total, so each id was "
+                f"truncated to {cap} rows first and noise is calibrated to "
+                f"{min(cap, n_keys)} keys x {cap} rows per key."
+            )
     return notes

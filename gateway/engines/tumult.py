@@ -26,6 +26,8 @@ from tmlt.analytics import (
     ApproxDPBudget,
     GroupedQueryBuilder,
     KeySet,
+    MaxGroupsPerID,
+    MaxRowsPerGroupPerID,
     MaxRowsPerID,
     PrivacyBudget,
     PureDPBudget,
@@ -36,16 +38,19 @@ from tmlt.analytics import (
 
 from gateway.core import rdp
 from gateway.core.budget import ZERO, Budget
-from gateway.core.jobs import GroupValue, JobRequest
-from gateway.core.spec import AggregateFunction, GroupKey, QuerySpec
+from gateway.core.jobs import AggregateAnswer, GrantedBudget, GroupValue, JobRequest
+from gateway.core.spec import Aggregate, AggregateFunction, GroupKey, QuerySpec
 from gateway.engines import _prepare
 from gateway.engines.base import (
     EngineAnswer,
     budget_as_floats,
+    caps_text,
     clamp_to_range,
+    encode_key,
     fixed_notes,
     float_at_most,
     group_keys,
+    public_key,
     spent_to_decimal,
 )
 from gateway.errors import GatewayInternalError
@@ -74,20 +79,40 @@ class TumultEngine:
         spec = request.spec
         granted = request.granted.to_budget()
         budget = _session_budget(request)
-        data = _prepare.standardize(df, spec)
+        data = _prepare.standardize(df, request)
         # Tumult has no boolean columns; "true"/"false" strings carry the same keys.
-        is_bool_key = spec.group_by is not None and isinstance(
-            data.schema[_prepare.KEY].dataType, T.BooleanType
-        )
+        is_bool_key = spec.group_by is not None and isinstance(data.schema[_prepare.KEY].dataType, T.BooleanType)
         if is_bool_key:
             data = data.withColumn(_prepare.KEY, F.col(_prepare.KEY).cast(T.StringType()))
         protected = AddOneRow() if spec.privacy_unit.is_row else AddRowsWithID(_prepare.PID)
         session = Session.from_dataframe(
             privacy_budget=budget, source_id=SOURCE_ID, dataframe=data, protected_change=protected
         )
-        rows = session.evaluate(_query(spec, is_bool_key), budget).collect()
+        answers: list[AggregateAnswer] = []
+        notes: list[str] = fixed_notes(spec)
+        aggs = spec.all_aggregates
+        for index, agg in enumerate(aggs):
+            share = _share_budget(session, budget, spec, agg, last=index == len(aggs) - 1)
+            query = _query(spec, index, is_bool_key)
+            noise_sd = _noise_sd(session, query, share)
+            before = session.remaining_privacy_budget
+            rows = session.evaluate(query, share).collect()
+            used = _used(request, before, session.remaining_privacy_budget)
+            values = _values(request, agg, rows, is_bool_key, notes)
+            answers.append(
+                AggregateAnswer(
+                    name=agg.label,
+                    budget_share=spec.share(agg),
+                    spent=used,
+                    caps=caps_text(spec),
+                    noise_sd=noise_sd,
+                    values=values,
+                )
+            )
         spent = _receipt(request, budget, session.remaining_privacy_budget)
-        answer = _answer(request, rows, spent, is_bool_key)
+        if any(a.function is AggregateFunction.VARIANCE for a in aggs):
+            notes.append(VARIANCE_NOTE)
+        answer = EngineAnswer(values=answers[0].values, spent=spent, notes=notes, answers=answers)
         if isinstance(budget, RhoZCDPBudget):
             answer.notes.append(f"Tumult answered under rho-zCDP (Gaussian noise) with rho = {budget.value}.")
         elif granted.delta > 0:
@@ -98,28 +123,95 @@ class TumultEngine:
         return answer
 
 
-def _tumult_key(key: GroupKey, is_bool_key: bool) -> GroupKey:
-    return str(key).lower() if is_bool_key else key
+def _share_budget(
+    session: Session, budget: PrivacyBudget, spec: QuerySpec, agg: Aggregate, last: bool
+) -> PrivacyBudget:
+    """An aggregate's part of the session's budget, in the session's kind (ε·share for pure DP, rho·share
+    for zCDP); the last one takes exactly what remains, so the session's whole budget is spent and nothing
+    beyond it."""
+    if last:
+        return session.remaining_privacy_budget
+    if isinstance(budget, RhoZCDPBudget):
+        return RhoZCDPBudget(float_at_most(Decimal(repr(budget.rho)) * spec.share(agg)))
+    assert isinstance(budget, PureDPBudget)
+    return PureDPBudget(float_at_most(Decimal(repr(budget.epsilon)) * spec.share(agg)))
 
 
-def _query(spec: QuerySpec, is_bool_key: bool) -> Query:
+def _used(request: JobRequest, before: PrivacyBudget, after: PrivacyBudget) -> GrantedBudget:
+    """What one evaluation cost, per the session's accountant (rounded up to a float, as a decimal), in
+    the ledger's kind: ε, or under rdp accounting the curve of the rho (or pure ε) it used."""
+    if isinstance(before, RhoZCDPBudget) and isinstance(after, RhoZCDPBudget):
+        rho = Decimal(repr((before.value - after.value).to_float(round_up=True)))
+        assert request.granted.alphas is not None  # zCDP sessions exist only for rdp grants
+        return GrantedBudget.of(Budget(curve=rdp.rho_curve(rho, request.granted.alphas)), request.granted.alphas)
+    assert isinstance(before, PureDPBudget) and isinstance(after, PureDPBudget)
+    eps = Decimal(repr((before.value - after.value).to_float(round_up=True)))
+    if request.granted.alphas is not None:
+        alphas = request.granted.alphas
+        return GrantedBudget.of(Budget(curve=rdp.pure_curve(eps, alphas)), alphas)
+    return GrantedBudget(epsilon=eps)
+
+
+def _noise_sd(session: Session, query: Query, budget: PrivacyBudget) -> float | None:
+    """The noise's standard deviation for a single Laplace or geometric mechanism, as Tumult plans it."""
+    info = session._noise_info(query, budget)  # Tumult's documented way to see its noise
+    if len(info) != 1:
+        return None
+    mechanism, scale = info[0]["noise_mechanism"].name, float(info[0]["noise_parameter"])
+    if mechanism == "LAPLACE":
+        return math.sqrt(2) * scale
+    if mechanism == "GEOMETRIC" and scale > 0:
+        alpha = math.exp(-1 / scale)
+        return math.sqrt(2 * alpha) / (1 - alpha)
+    return None
+
+
+def _tumult_key(key: GroupKey | None, is_bool_key: bool) -> GroupKey | None:
+    return str(key).lower() if is_bool_key and key is not None else key
+
+
+def _query(spec: QuerySpec, index: int, is_bool_key: bool) -> Query:
+    """The ``index``-th aggregate as a Tumult query on the standardized table."""
+    agg = spec.all_aggregates[index]
+    value = _prepare.value_column(index)
     builder = QueryBuilder(SOURCE_ID)
-    if spec.privacy_unit.max_rows_per_id is not None:
+    if agg.column is not None:  # drop rows missing this aggregate's value before any truncation
+        builder = builder.filter(f"{value} IS NOT NULL")
+    if spec.contribution is not None:
+        builder = builder.enforce(MaxGroupsPerID(_prepare.KEY, spec.contribution.max_groups_per_id))
+        builder = builder.enforce(MaxRowsPerGroupPerID(_prepare.KEY, spec.contribution.max_rows_per_group_per_id))
+    elif spec.privacy_unit.max_rows_per_id is not None:
         builder = builder.enforce(MaxRowsPerID(spec.privacy_unit.max_rows_per_id))
-    agg = spec.aggregate
     grouped: QueryBuilder | GroupedQueryBuilder = builder
     if spec.group_by is not None:
-        keys: list[Any] = [_tumult_key(k, is_bool_key) for k in spec.group_by.keys]
+        request_keys = (
+            [encode_key(c) for c in spec.group_by.combinations]
+            if spec.group_by.multi
+            else [c[0] for c in spec.group_by.combinations]
+        )
+        keys: list[Any] = [_tumult_key(k, is_bool_key) for k in request_keys]
         grouped = builder.groupby(KeySet.from_dict({_prepare.KEY: keys}))
-    if agg.function is AggregateFunction.COUNT:
+    fn = agg.function
+    if fn is AggregateFunction.COUNT:
         return grouped.count(name=_prepare.VALUE)
+    if fn is AggregateFunction.COUNT_DISTINCT:
+        return grouped.count_distinct([value], name=_prepare.VALUE)
+    if fn is AggregateFunction.PRIVACY_ID_COUNT:
+        return grouped.count_distinct([_prepare.PID], name=_prepare.VALUE)
     assert agg.low is not None and agg.high is not None  # the spec validator guarantees it
+    if fn is AggregateFunction.QUANTILE:
+        assert agg.q is not None
+        return grouped.quantile(value, agg.q, agg.low, agg.high, name=_prepare.VALUE)
     method = {
         AggregateFunction.SUM: grouped.sum,
         AggregateFunction.MEAN: grouped.average,
         AggregateFunction.VARIANCE: grouped.variance,
-    }[agg.function]
-    return method(_prepare.VALUE, agg.low, agg.high, name=_prepare.VALUE)
+        AggregateFunction.STDEV: grouped.stdev,
+        AggregateFunction.MEDIAN: grouped.median,
+        AggregateFunction.MIN: grouped.min,
+        AggregateFunction.MAX: grouped.max,
+    }[fn]
+    return method(value, agg.low, agg.high, name=_prepare.VALUE)
 
 
 def _session_budget(request: JobRequest) -> PrivacyBudget:
@@ -184,28 +276,27 @@ def _component(start: ExactNumber, remaining: ExactNumber, handed: float, grante
     return spent_to_decimal(spent, float(handed), granted)
 
 
-def _answer(request: JobRequest, rows: list[Row], spent: Budget, is_bool_key: bool) -> EngineAnswer:
-    spec = request.spec
+def _values(
+    request: JobRequest, agg: Aggregate, rows: list[Row], is_bool_key: bool, notes: list[str]
+) -> list[GroupValue]:
     by_key: dict[GroupKey | None, float] = {}
     for row in rows:
         values = row.asDict()
         by_key[values.get(_prepare.KEY)] = float(values[_prepare.VALUE])
     out: list[GroupValue] = []
-    notes: list[str] = fixed_notes(spec)
-    if spec.aggregate.function is AggregateFunction.VARIANCE:
-        notes.append(VARIANCE_NOTE)
-    for key in group_keys(request):
-        lookup = None if key is None else _tumult_key(key, is_bool_key)
+    for index, key in enumerate(group_keys(request)):
+        lookup = _tumult_key(key, is_bool_key)
+        shown = public_key(request, index)
         if lookup not in by_key:
-            raise GatewayInternalError(f"Tumult returned no value for declared key {key!r}")
+            raise GatewayInternalError(f"Tumult returned no value for declared key {shown!r}")
         value = by_key[lookup]
         if math.isnan(value):
-            where = "" if key is None else f" for key {key!r}"
+            where = "" if key is None else f" for key {shown!r}"
             notes.append(
                 f"Tumult returned NaN{where}: its noisy row count was too small to define a "
-                f"{spec.aggregate.function.value}; NaN is reported as returned."
+                f"{agg.function.value}; NaN is reported as returned."
             )
-        if spec.aggregate.low is not None and spec.aggregate.high is not None:
-            value = clamp_to_range(spec.aggregate.function, spec.aggregate.low, spec.aggregate.high, value)
-        out.append(GroupValue(key=key, value=value))
-    return EngineAnswer(values=out, spent=spent, notes=notes)
+        if agg.low is not None and agg.high is not None:
+            value = clamp_to_range(agg.function, agg.low, agg.high, value)
+        out.append(GroupValue(key=shown, value=value))
+    return out

@@ -38,17 +38,28 @@ def step_name(submission_id: str) -> str:
 
 def step_definition(settings: AwsSettings, request: JobRequest, request_uri: str, on_failure: str) -> dict[str, Any]:
     args = [
-        "spark-submit", "--deploy-mode", "cluster",
-        "--conf", f"spark.sql.warehouse.dir={settings.warehouse_uri}",
-        "--conf", "spark.yarn.maxAppAttempts=1",  # a second attempt would answer the same grant twice
+        "spark-submit",
+        "--deploy-mode",
+        "cluster",
+        "--conf",
+        f"spark.sql.warehouse.dir={settings.warehouse_uri}",
+        "--conf",
+        "spark.yarn.maxAppAttempts=1",  # a second attempt would answer the same grant twice
         settings.artifact_uri("dp_query_step.py"),
-        "--request", request_uri,
-        "--submission-id", request.submission_id,
-        "--output", request.output,
-        "--blocks", ",".join(day.isoformat() for day in request.blocks),
-        "--epsilon", str(request.granted.epsilon),
-        "--delta", str(request.granted.delta),
-        "--request-sha256", sha256_hex(request_text(request)),
+        "--request",
+        request_uri,
+        "--submission-id",
+        request.submission_id,
+        "--output",
+        request.output,
+        "--blocks",
+        ",".join(day.isoformat() for day in request.blocks),
+        "--epsilon",
+        str(request.granted.epsilon),
+        "--delta",
+        str(request.granted.delta),
+        "--request-sha256",
+        sha256_hex(request_text(request)),
     ]
     return {
         "Name": step_name(request.submission_id),
@@ -86,9 +97,13 @@ class EmrStepLauncher:
         if self.settings.emr.execution_role_arn:
             kwargs["ExecutionRoleArn"] = self.settings.emr.execution_role_arn
         return start_run(
-            f"add a step to EMR cluster {cluster_id}", self._emr.starter().add_job_flow_steps, sleep=self._sleep,
+            f"add a step to EMR cluster {cluster_id}",
+            self._emr.starter().add_job_flow_steps,
+            sleep=self._sleep,
             run_id_of=lambda response: f"{cluster_id}/{response['StepIds'][0]}",
-            find_run=lambda: self.find_run(request.submission_id), start_by=start_by, **kwargs,
+            find_run=lambda: self.find_run(request.submission_id),
+            start_by=start_by,
+            **kwargs,
         )
 
     def cluster_definition(self, request: JobRequest, request_uri: str) -> dict[str, Any]:
@@ -103,8 +118,12 @@ class EmrStepLauncher:
         instances: dict[str, Any] = {
             "InstanceGroups": [
                 {"Name": "primary", "InstanceRole": "MASTER", "InstanceType": emr.instance_type, "InstanceCount": 1},
-                {"Name": "core", "InstanceRole": "CORE", "InstanceType": emr.instance_type,
-                 "InstanceCount": emr.core_instance_count},
+                {
+                    "Name": "core",
+                    "InstanceRole": "CORE",
+                    "InstanceType": emr.instance_type,
+                    "InstanceCount": emr.core_instance_count,
+                },
             ][: 2 if emr.core_instance_count else 1],
             "KeepJobFlowAliveWhenNoSteps": False,
             "TerminationProtected": False,
@@ -142,8 +161,12 @@ class EmrStepLauncher:
     def _launch_transient(self, request: JobRequest, request_uri: str, start_by: float) -> str:
         definition = self.cluster_definition(request, request_uri)
         return start_run(
-            "start a transient EMR cluster", self._emr.starter().run_job_flow, sleep=self._sleep,
-            run_id_of=self._first_step, find_run=lambda: self.find_run(request.submission_id), start_by=start_by,
+            "start a transient EMR cluster",
+            self._emr.starter().run_job_flow,
+            sleep=self._sleep,
+            run_id_of=self._first_step,
+            find_run=lambda: self.find_run(request.submission_id),
+            start_by=start_by,
             **definition,
         )
 
@@ -161,8 +184,9 @@ class EmrStepLauncher:
         marker: str | None = None
         while True:
             kwargs: dict[str, Any] = {"ClusterId": cluster_id, **({"Marker": marker} if marker else {})}
-            page = call(f"list the steps of EMR cluster {cluster_id}", self._emr.get().list_steps,
-                        sleep=self._sleep, **kwargs)
+            page = call(
+                f"list the steps of EMR cluster {cluster_id}", self._emr.get().list_steps, sleep=self._sleep, **kwargs
+            )
             yield from page.get("Steps", [])
             marker = page.get("Marker")
             if not marker:
@@ -170,8 +194,13 @@ class EmrStepLauncher:
 
     def poll(self, run_id: str, submission_id: str) -> RunStatus:
         cluster_id, step_id = run_id.split("/", 1)
-        step = call(f"read step {step_id} of EMR cluster {cluster_id}", self._emr.get().describe_step,
-                    sleep=self._sleep, ClusterId=cluster_id, StepId=step_id)["Step"]
+        step = call(
+            f"read step {step_id} of EMR cluster {cluster_id}",
+            self._emr.get().describe_step,
+            sleep=self._sleep,
+            ClusterId=cluster_id,
+            StepId=step_id,
+        )["Step"]
         status = step.get("Status", {})
         service_state = str(status.get("State", "UNKNOWN"))
         state = classify(EMR_STEP_STATES, service_state)

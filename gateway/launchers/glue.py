@@ -159,16 +159,25 @@ class GlueLauncher:
             return run_id
 
         return start_run(
-            f"start a run of Glue job {name}", self._glue.starter().start_job_run, sleep=self._sleep,
-            run_id_of=started, find_run=lambda: self.find_run(request.submission_id), start_by=start_by,
-            JobName=name, Arguments=arguments,
+            f"start a run of Glue job {name}",
+            self._glue.starter().start_job_run,
+            sleep=self._sleep,
+            run_id_of=started,
+            find_run=lambda: self.find_run(request.submission_id),
+            start_by=start_by,
+            JobName=name,
+            Arguments=arguments,
         )
 
     def _run(self, run_id: str) -> dict[str, Any]:
         name = self.settings.glue.job_name
         response = call(
-            f"read run {run_id} of Glue job {name}", self._glue.get().get_job_run, sleep=self._sleep,
-            JobName=name, RunId=run_id, PredecessorsIncluded=False,
+            f"read run {run_id} of Glue job {name}",
+            self._glue.get().get_job_run,
+            sleep=self._sleep,
+            JobName=name,
+            RunId=run_id,
+            PredecessorsIncluded=False,
         )
         return dict(response["JobRun"])
 

@@ -56,11 +56,24 @@ class LocalSparkLauncher:
             self._write_record(request.submission_id, {"run_id": run_id})
             with open(job_dir / "job.log", "ab") as log:
                 child = subprocess.Popen(
-                    [sys.executable, "-m", "gateway.runtime", "--request", str(request_path),
-                     "--submission-id", request.submission_id, "--request-sha256", sha256_hex(text),
-                     "--output", request.output],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=env, start_new_session=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "gateway.runtime",
+                        "--request",
+                        str(request_path),
+                        "--submission-id",
+                        request.submission_id,
+                        "--request-sha256",
+                        sha256_hex(text),
+                        "--output",
+                        request.output,
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
                 )
         except OSError as exc:
             (job_dir / "run.json").unlink(missing_ok=True)  # Popen failed: the job provably never started

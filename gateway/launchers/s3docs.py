@@ -26,8 +26,13 @@ class S3Documents:
     def put_request(self, request: JobRequest, uri: str) -> None:
         bucket, key = split_s3_uri(uri)
         call(
-            f"upload the job request to {uri}", self._s3.get().put_object, sleep=self._sleep,
-            Bucket=bucket, Key=key, Body=request_text(request).encode(), ContentType="application/json",
+            f"upload the job request to {uri}",
+            self._s3.get().put_object,
+            sleep=self._sleep,
+            Bucket=bucket,
+            Key=key,
+            Body=request_text(request).encode(),
+            ContentType="application/json",
         )
 
     def delete(self, uri: str) -> None:

@@ -37,9 +37,7 @@ def make_client(service: str) -> Any:
         import boto3
         from botocore.config import Config
     except ImportError as exc:
-        raise LedgerError(
-            f"{service} ledgers need boto3; install it with: pip install 'dp-gateway[aws]'"
-        ) from exc
+        raise LedgerError(f"{service} ledgers need boto3; install it with: pip install 'dp-gateway[aws]'") from exc
     config = Config(retries={"mode": "standard", "max_attempts": 5})
     return boto3.session.Session().client(service, config=config)
 
@@ -59,8 +57,7 @@ def client_errors() -> tuple[type[Exception], ...]:
 def unavailable(what: str, exc: Exception) -> LedgerUnavailableError:
     code = error_code(exc) or type(exc).__name__
     return LedgerUnavailableError(
-        f"the ledger at {what} could not be reached ({code}: {exc}); check the URL, credentials and "
-        "network, then retry"
+        f"the ledger at {what} could not be reached ({code}: {exc}); check the URL, credentials and network, then retry"
     )
 
 

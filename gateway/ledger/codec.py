@@ -69,12 +69,10 @@ class EncodedDocument:
 
     def text(self) -> str:
         sections = ",".join(
-            f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}"
-            for s in SECTIONS
+            f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}" for s in SECTIONS
         )
         return (
-            f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
-            f'"events":{self.events}}}'
+            f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},"events":{self.events}}}'
         )
 
 

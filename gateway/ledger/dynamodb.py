@@ -247,8 +247,11 @@ class DynamoDBLedgerStore:
     def _actions(self, change: Change) -> list[dict[str, Any]]:
         actions: list[dict[str, Any]] = []
         for dataset in change.datasets:
-            item = {"pk": {"S": LEDGER}, "sk": {"S": f"dataset#{dataset.name}"},
-                    "doc": {"S": _dumps(dataset.model_dump(mode="json"))}}
+            item = {
+                "pk": {"S": LEDGER},
+                "sk": {"S": f"dataset#{dataset.name}"},
+                "doc": {"S": _dumps(dataset.model_dump(mode="json"))},
+            }
             actions.append(self._create(item))
         for block in change.blocks:
             actions.append(self._block_action(block))
@@ -257,8 +260,11 @@ class DynamoDBLedgerStore:
         for analyst in change.analysts:
             actions.append(self._analyst_action(analyst))
         if change.events:
-            item = {"pk": {"S": AUDIT}, "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
-                    "events": {"S": _dumps([e.to_json() for e in change.events])}}
+            item = {
+                "pk": {"S": AUDIT},
+                "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
+                "events": {"S": _dumps([e.to_json() for e in change.events])},
+            }
             actions.append(self._create(item))
         return actions
 
@@ -279,7 +285,9 @@ class DynamoDBLedgerStore:
 
     def _block_action(self, block: Block) -> dict[str, Any]:
         item = {
-            "pk": {"S": LEDGER}, "sk": {"S": f"block#{block.key}"}, "doc": {"S": _dumps(block.to_json())},
+            "pk": {"S": LEDGER},
+            "sk": {"S": f"block#{block.key}"},
+            "doc": {"S": _dumps(block.to_json())},
             "version": {"N": str(block.version)},
         }
         if not block.capacity.is_curve:
@@ -301,8 +309,10 @@ class DynamoDBLedgerStore:
             take = prior.unlocked - block.unlocked
             use = prior.remaining - block.remaining
             for name, amount in (
-                ("unlocked_eps", take.epsilon), ("unlocked_delta", take.delta),
-                ("remaining_eps", use.epsilon), ("remaining_delta", use.delta),
+                ("unlocked_eps", take.epsilon),
+                ("unlocked_delta", take.delta),
+                ("remaining_eps", use.epsilon),
+                ("remaining_delta", use.delta),
             ):
                 if amount > 0:
                     condition += f" AND {name} >= :{name}"
@@ -311,7 +321,9 @@ class DynamoDBLedgerStore:
 
     def _analyst_action(self, analyst: Analyst) -> dict[str, Any]:
         item = {
-            "pk": {"S": LEDGER}, "sk": {"S": f"analyst#{analyst.name}"}, "doc": {"S": _dumps(analyst.to_json())},
+            "pk": {"S": LEDGER},
+            "sk": {"S": f"analyst#{analyst.name}"},
+            "doc": {"S": _dumps(analyst.to_json())},
             "version": {"N": str(analyst.version)},
         }
         if analyst.version == 1:
@@ -320,8 +332,11 @@ class DynamoDBLedgerStore:
 
     def _claim_action(self, claim: Claim) -> dict[str, Any]:
         item = {
-            "pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}, "doc": {"S": _dumps(claim.to_json())},
-            "version": {"N": str(claim.version)}, "state": {"S": claim.state.value},
+            "pk": {"S": LEDGER},
+            "sk": {"S": f"claim#{claim.id}"},
+            "doc": {"S": _dumps(claim.to_json())},
+            "version": {"N": str(claim.version)},
+            "state": {"S": claim.state.value},
         }
         if claim.version == 1:
             return self._create(item)

@@ -33,7 +33,7 @@ from gateway.core.jobs import (
 from gateway.engines import engine_for
 from gateway.errors import BudgetExceededError, DataNotFoundError, GatewayError, GatewayValidationError
 from gateway.runtime import documents
-from gateway.runtime.reader import read_granted_blocks, spec_columns
+from gateway.runtime.reader import read_granted_blocks, read_public_keys, spec_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -54,10 +54,13 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
     """Answer one request; refuse to return an answer that cost more than the grant."""
     started = _now()
     spec = request.spec
-    spec.check_against(request.dataset)
+    spec.check_against(request.dataset, request.public_tables)
+    if spec.group_by is not None and spec.group_by.from_table is not None:
+        request = with_public_keys(spark, request)
+        spec = request.spec
     engine = engine_for(spec.engine)
     try:
-        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec))
+        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec, request.dataset))
     except DataNotFoundError:
         raise
     except Exception as exc:
@@ -77,14 +80,30 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         blocks=request.blocks,
         granted=request.granted,
         spent=GrantedBudget.of(answer.spent, request.granted.alphas),
-        aggregate=spec.aggregate.function.value,
-        column=spec.aggregate.column,
-        group_by=spec.group_by.column if spec.group_by is not None else None,
+        aggregate=spec.first.function.value,
+        column=spec.first.column,
+        group_by=", ".join(spec.group_by.names) if spec.group_by is not None else None,
         values=answer.values,
+        answers=list(answer.answers),
         notes=list(answer.notes),
         started_at=started,
         finished_at=_now(),
     )
+
+
+def with_public_keys(spark: SparkSession, request: JobRequest) -> JobRequest:
+    """The request with the group-by keys read from its public table (public data, read before any
+    private row), so the engines see declared keys as always."""
+    group = request.spec.group_by
+    assert group is not None and group.from_table is not None
+    table = request.public_tables.get(group.from_table)
+    if table is None:
+        raise GatewayValidationError(f"the request lacks public table {group.from_table!r}")
+    combos = read_public_keys(spark, table, group.names)
+    if not combos:
+        raise GatewayValidationError(f"public table {table.name!r} holds no keys for {', '.join(group.names)}")
+    spec = request.spec.model_copy(update={"group_by": group.with_keys(combos)})  # type: ignore[arg-type]
+    return request.model_copy(update={"spec": spec})
 
 
 def _master_configured() -> bool:
@@ -101,9 +120,7 @@ def _master_configured() -> bool:
         return True
     if env.get("MASTER") or "--master" in env.get("PYSPARK_SUBMIT_ARGS", ""):
         return True
-    conf_dir = env.get("SPARK_CONF_DIR") or (
-        str(Path(env["SPARK_HOME"]) / "conf") if "SPARK_HOME" in env else None
-    )
+    conf_dir = env.get("SPARK_CONF_DIR") or (str(Path(env["SPARK_HOME"]) / "conf") if "SPARK_HOME" in env else None)
     if conf_dir is None:
         return False
     try:

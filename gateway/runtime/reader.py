@@ -19,6 +19,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from gateway.core import predicate
 from gateway.core.datasets import ColumnType, DataFormat, Dataset
 from gateway.core.spec import QuerySpec
 from gateway.errors import DataNotFoundError, GatewayValidationError
@@ -39,19 +40,23 @@ _MISSING = {"PATH_NOT_FOUND", "UNABLE_TO_INFER_SCHEMA"}
 
 def spark_schema(dataset: Dataset) -> T.StructType:
     """The registered schema as a Spark schema, in registration (file header) order."""
-    return T.StructType(
-        [T.StructField(name, SPARK_TYPES[kind], True) for name, kind in dataset.columns.items()]
+    return T.StructType([T.StructField(name, SPARK_TYPES[kind], True) for name, kind in dataset.columns.items()])
+
+
+def spec_columns(spec: QuerySpec, dataset: Dataset | None = None) -> list[str]:
+    """The stored columns a spec reads (id, group-by, aggregate, filter, join and derive sources), each
+    once; with ``dataset``, only those it holds (the others come from a joined public table)."""
+    derived = {d.name for d in spec.derive or []}
+    names: list[str | None] = [spec.privacy_unit.id_column]
+    names += [d.source for d in spec.derive or []]
+    names += spec.group_by.names if spec.group_by else []
+    names += [a.column for a in spec.all_aggregates]
+    names += predicate.columns_of(predicate.parse(spec.where)) if spec.where else []
+    names += spec.join.on if spec.join else []
+    stored = dataset.columns if dataset is not None else None
+    return list(
+        dict.fromkeys(n for n in names if n is not None and n not in derived and (stored is None or n in stored))
     )
-
-
-def spec_columns(spec: QuerySpec) -> list[str]:
-    """The columns a spec reads: its id, group-by and aggregate columns, each once."""
-    names = [
-        spec.privacy_unit.id_column,
-        spec.group_by.column if spec.group_by else None,
-        spec.aggregate.column,
-    ]
-    return list(dict.fromkeys(n for n in names if n is not None))
 
 
 def day_ranges(blocks: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -119,6 +124,8 @@ def _col(name: str) -> Column:
 def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.date]]) -> Column:
     """``OR`` of ``start <= time < end`` with literals typed like the time column as Spark reads it."""
     name = dataset.time_column
+    if name is None:
+        raise GatewayValidationError(f"data set {dataset.name!r} is a public table: it has no blocks to read")
     if name not in df.columns:
         raise GatewayValidationError(f"time column {name!r} is missing from the data at {dataset.path}")
     kind = df.schema[name].dataType
@@ -133,12 +140,8 @@ def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.d
     elif isinstance(kind, T.StringType) and dataset.columns.get(name) is ColumnType.DATE:
         bound = _iso_date  # day=... partitions read as strings: ISO dates sort as text
     else:
-        raise GatewayValidationError(
-            f"time column {name!r} is read as {kind.simpleString()}, not a date or timestamp"
-        )
-    return reduce(
-        lambda acc, cond: acc | cond, [(time >= bound(start)) & (time < bound(end)) for start, end in ranges]
-    )
+        raise GatewayValidationError(f"time column {name!r} is read as {kind.simpleString()}, not a date or timestamp")
+    return reduce(lambda acc, cond: acc | cond, [(time >= bound(start)) & (time < bound(end)) for start, end in ranges])
 
 
 def _utc_timestamp(day: dt.date) -> Column:
@@ -151,3 +154,36 @@ def _ntz_timestamp(day: dt.date) -> Column:
 
 def _iso_date(day: dt.date) -> Column:
     return F.lit(day.isoformat())
+
+
+MAX_PUBLIC_KEYS = 100_000
+
+
+def _read_public(spark: SparkSession, table: Dataset) -> DataFrame:
+    if not table.public:
+        raise GatewayValidationError(f"data set {table.name!r} is not a public table")
+    _check_exists(table.path)
+    if table.format is DataFormat.CSV:
+        return spark.read.schema(spark_schema(table)).options(header="true", enforceSchema="false").csv(table.path)
+    return spark.read.parquet(table.path)
+
+
+def read_public_lookup(spark: SparkSession, table: Dataset, on: Sequence[str]) -> DataFrame:
+    """A public table to join with, refused unless it holds each key combination at most once."""
+    df = _read_public(spark, table).select(*[_col(c) for c in table.columns]).dropna(subset=list(on))
+    if df.count() != df.select(*[_col(c) for c in on]).distinct().count():
+        raise GatewayValidationError(
+            f"public table {table.name!r} holds some {', '.join(on)} combination more than once; a join must "
+            "match each row at most once (deduplicate the table)"
+        )
+    return df
+
+
+def read_public_keys(spark: SparkSession, table: Dataset, columns: Sequence[str]) -> list[tuple[object, ...]]:
+    """The distinct combinations of ``columns`` in a public table (public data: reading it is free),
+    sorted, nulls left out; more than ``MAX_PUBLIC_KEYS`` is refused."""
+    df = _read_public(spark, table)
+    rows = df.select(*[_col(c) for c in columns]).dropna().distinct().limit(MAX_PUBLIC_KEYS + 1).collect()
+    if len(rows) > MAX_PUBLIC_KEYS:
+        raise GatewayValidationError(f"public table {table.name!r} holds over {MAX_PUBLIC_KEYS} key combinations")
+    return sorted((tuple(r) for r in rows), key=repr)

@@ -92,7 +92,7 @@ def check_granted_partitions(dataset: Dataset, days: Sequence[dt.date]) -> None:
         raise DataNotFoundError(
             f"no data at {dataset.path} for data set {dataset.name!r} (was it moved?); ask the operator"
         )
-    if not root.is_dir() or not _is_partitioned(root, dataset.time_column):
+    if not root.is_dir() or dataset.time_column is None or not _is_partitioned(root, dataset.time_column):
         return
     missing = [d for d in days if not (root / partition_name(dataset, d)).is_dir()]
     _raise_missing(dataset, missing)

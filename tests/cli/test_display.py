@@ -236,3 +236,44 @@ def test_status_of_a_failed_job_prints_its_log_location(tmp_path, monkeypatch, c
     monkeypatch.setattr(render.console, "width", 400)
     assert cli.main(["status", claim_id]) == 0
     assert f"job log: {ledger / 'jobs' / claim_id / 'job.log'}" in capsys.readouterr().out
+
+
+def test_several_aggregates_on_two_group_columns_print_one_column_each() -> None:
+    spec = parse_spec(
+        {
+            "engine": "tumult",
+            "dataset": "purchases",
+            "analyst": "alice",
+            "blocks": {"last": 1},
+            "budget": {"epsilon": 0.5},
+            "privacy_unit": "row",
+            "where": "amount >= 5",
+            "aggregates": [
+                {"function": "count", "budget_share": 0.5},
+                {"function": "sum", "column": "amount", "low": 0, "high": 9, "budget_share": 0.5},
+            ],
+            "group_by": {"columns": ["region", "member"], "keys": {"region": ["n"], "member": [True, False]}},
+        }
+    )
+    values = [
+        [{"key": ["n", True], "value": 12.0}, {"key": ["n", False], "value": 3.0}],
+        [{"key": ["n", True], "value": 80.5}, {"key": ["n", False], "value": 7.25}],
+    ]
+    answers = [
+        {
+            "name": name,
+            "budget_share": "0.5",
+            "spent": {"epsilon": "0.25", "delta": "0"},
+            "caps": "each row once",
+            "noise_sd": None,
+            "values": v,
+        }
+        for name, v in zip(("count", "sum(amount)"), values, strict=True)
+    ]
+    result = {"spent": {"epsilon": "0.5", "delta": "0"}, "values": values[0], "answers": answers}
+    c = Claim("q-2", spec, ("purchases/2026-01-01",), Budget.demand(0.5), ClaimState.SUCCEEDED, NOW, NOW, result=result)
+    text = text_of(render.result_table(c))
+    assert header(text) == ["region, member", "count (ε 0.25)", "sum(amount) (ε 0.25)"]
+    assert "count(*), sum(amount) by region, member where amount >= 5" in text
+    row = next(line for line in text.splitlines() if "n, True" in line)
+    assert "12.000" in row and "80.500" in row

@@ -23,7 +23,7 @@ DATASET = Dataset(
     path="/data",
     format=DataFormat.PARQUET,
     time_column="day",
-    columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE},
+    columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE, "user": ColumnType.STRING, "region": ColumnType.STRING},
 )
 SETTINGS = PolicySettings(policy="fcfs", accounting="rdp")
 ALPHAS = SETTINGS.orders()
@@ -123,3 +123,20 @@ def test_the_dominant_share_of_a_block_is_taken_at_its_best_order() -> None:
     cap = state.blocks[key].capacity.curve or ()
     best = min(d / c for d, c in zip(claim.demand.curve or (), cap, strict=True) if c > 0)
     assert accounts.shares([key], [claim.demand]) == (best,)
+
+
+def test_private_group_keys_are_refused_under_rdp_accounting() -> None:
+    spec = parse_spec(
+        {
+            "engine": "pipelinedp",
+            "dataset": "events",
+            "analyst": "ann",
+            "blocks": {"last": 1},
+            "budget": {"epsilon": 1, "delta": "1e-6"},
+            "privacy_unit": {"id_column": "user", "max_rows_per_id": 1},
+            "aggregate": {"function": "count"},
+            "group_by": {"column": "region", "keys": "private"},
+        }
+    )
+    with pytest.raises(GatewayValidationError, match="not supported under rdp accounting"):
+        core.prepare_claim(_ledger(), spec, NOW)

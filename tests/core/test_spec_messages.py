@@ -49,14 +49,12 @@ CASES = {
     "multi-column group_by": (
         {"group_by": {"column": ["region", "day"], "keys": [["north", "2026-10-01"]]}},
         [
-            'group_by.column: got ["region", "day"]; expected one column name (grouping by several columns is '
-            "not supported)",
-            'group_by.keys[0]: got ["north", "2026-10-01"]; expected a string, integer or boolean',
+            'group_by.column: got ["region", "day"]; expected one column name (for several, use columns: [A, B])',
         ],
     ),
     "a fractional group key": (
         {"group_by": {"column": "region", "keys": ["north", 1.5]}},
-        ["group_by.keys[1]: got 1.5; expected a string, integer or boolean"],
+        ["group_by.keys[1]: got 1.5; expected a string, integer or boolean (or a list of them, one per column)"],
     ),
     "group_by as a list": (
         {"group_by": [{"column": "region", "keys": ["north"]}]},
@@ -64,8 +62,11 @@ CASES = {
     ),
     "unknown engine": ({"engine": "opendp"}, ['engine: got "opendp"; expected tumult or pipelinedp']),
     "unknown function": (
-        {"aggregate": {"function": "median", "column": "amount"}},
-        ['aggregate.function: got "median"; expected count, sum, mean or variance'],
+        {"aggregate": {"function": "mode", "column": "amount"}},
+        [
+            'aggregate.function: got "mode"; expected count, count_distinct, privacy_id_count, sum, mean, variance, '
+            "stdev, quantile, median, min or max"
+        ],
     ),
     "blocks as text": (
         {"blocks": "last 7"},
@@ -97,14 +98,15 @@ CASES = {
         {"epsilom": 1},
         [
             "epsilom: unknown field; the spec takes engine, dataset, analyst, blocks, budget, privacy_unit, "
-            "aggregate, group_by, client_id; check the spelling (the README's query spec lists every field)"
+            "join, where, derive, aggregate, aggregates, group_by, contribution, client_id; check the spelling "
+            "(the README's query spec lists every field)"
         ],
     ),
     "a misspelt aggregate field": (
         {"aggregate": {"function": "count", "colum": "amount"}},
         [
-            "aggregate.colum: unknown field; aggregate takes function, column, low, high; check the spelling "
-            "(the README's query spec lists every field)"
+            "aggregate.colum: unknown field; aggregate takes function, column, low, high, q, budget_share; "
+            "check the spelling (the README's query spec lists every field)"
         ],
     ),
 }

@@ -30,7 +30,7 @@ def test_the_receipt_of_every_aggregate_is_within_the_reserved_curve(
         privacy_id_extractor=itemgetter(0), partition_extractor=itemgetter(1), value_extractor=itemgetter(2)
     )
     rows = [(i, None, float(i % 7)) for i in range(20)]
-    result = dp.aggregate(rows, engine._params(request.spec, handed, 1), extractors, public_partitions=[None])
+    result = dp.aggregate(rows, engine._params(request.spec, 0, handed, 1), extractors, public_partitions=[None])
     accountant.compute_budgets()
     list(result)
     spent = engine._receipt(request, accountant, eps, dlt, handed)

@@ -146,9 +146,7 @@ class BlockAccounts:
             held = b.held.get(claim)
             if held is not None:
                 rest = {c: a for c, a in b.held.items() if c != claim}
-                self.blocks[key] = replace(
-                    b, unlocked=b.unlocked + held, allocated=b.allocated - held, held=rest
-                )
+                self.blocks[key] = replace(b, unlocked=b.unlocked + held, allocated=b.allocated - held, held=rest)
 
     def changed(self) -> dict[str, Block]:
         return {k: b.check() for k, b in self.blocks.items() if b != self._original[k]}
