@@ -180,7 +180,7 @@ def run_demo(workdir: Path) -> None:
     console.print(f"  → {again.id} (the same submission; nothing charged twice)")
 
     console.print(Rule("Admitted jobs run on local Spark"))
-    running = [i for i in ids.values() if gateway.state().claim(i).state.holds_allocation]
+    running = [i for i in ids.values() if gateway.claim(i).state.holds_allocation]
     with Live(render.claims_table(_claims(gateway, ids)), console=console, refresh_per_second=2) as live:
         while any(gateway.status(i).state.holds_allocation for i in running):
             time.sleep(1)
@@ -211,5 +211,4 @@ def run_demo(workdir: Path) -> None:
 
 
 def _claims(gateway: Gateway, ids: dict[str, str]) -> list[Any]:
-    state = gateway.state()
-    return [state.claim(i) for i in ids.values()]
+    return [gateway.claim(i) for i in ids.values()]

@@ -49,7 +49,7 @@ from gateway.errors import (
     SubmissionNotFoundError,
 )
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState, RunStatus
-from gateway.ledger.base import LedgerStore
+from gateway.ledger.base import LedgerStore, find_claim, full_view
 
 T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
@@ -157,7 +157,12 @@ class Gateway:
         )
 
     def state(self) -> core.LedgerState:
+        """The live state: settings, data sets, analysts, blocks and the claims not yet finished."""
         return self.store.load()
+
+    def claim(self, claim_id: str) -> Claim:
+        """A submission, live or finished (from history); ``SubmissionNotFoundError`` if there is none."""
+        return _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, None)
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -184,7 +189,12 @@ class Gateway:
         columns = _declared_columns(fmt, found, schema)
         try:
             dataset = Dataset(
-                name=name, path=path, format=fmt, time_column=time_column, block_period=period, columns=columns,
+                name=name,
+                path=path,
+                format=fmt,
+                time_column=time_column,
+                block_period=period,
+                columns=columns,
                 launcher=launcher,
             )
         except ValidationError as exc:
@@ -231,19 +241,24 @@ class Gateway:
                 f"unknown launcher {launcher!r}; available: {', '.join(sorted(self.launchers))}"
             )
         claim = core.prepare_claim(state, spec, self.clock(), submission_id_for(spec), launcher)
-        existing = core.existing_submission(state, claim)
+        existing = core.existing_submission(state, claim) or core.same_query(self.store.history_claim(claim.id), claim)
         if existing is not None:
             return existing
         if self.locate is not None:  # the granted partitions must be there: fail before any charge
             self.locate(state.dataset(spec.dataset), [state.blocks[key].day for key in claim.blocks])
 
-        self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
+        def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
+            if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:
+                return s, []  # a retry raced the first submission, which has finished already
+            return core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now)
+
+        self._mutate(arrive)
         self.checkpoint("submitted")
         if schedule:
             failure = self._schedule_pass().failures.get(claim.id)
             if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
                 raise failure
-        return self.store.load().claim(claim.id)
+        return self.claim(claim.id)
 
     def schedule(self) -> ScheduleReport:
         """Finish interrupted launches, follow running jobs, admit in policy order, launch what is admitted.
@@ -378,7 +393,7 @@ class Gateway:
         try:
             self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
         except LedgerConflictError:
-            current = self.store.load().claim(claim.id)
+            current = self.claim(claim.id)
             if current.run_id == run_id and current.state in RECORDED_RUN_STATES:
                 return "skipped"  # a recovering gateway found our run and recorded it first
             raise GatewayInternalError(
@@ -473,7 +488,9 @@ class Gateway:
     def forecast(self, claim_id: str, analyst: str | None = None) -> Forecast:
         """When the claim can be admitted if nothing else competes, or why it never will (``analyst``: theirs only)."""
         state = self.store.load()
-        _visible(state, claim_id, analyst)
+        claim = _visible(find_claim(self.store, state, claim_id), claim_id, analyst)
+        if claim.id not in state.claims:
+            state = state.with_(claims=[claim])  # finished: the forecast says so
         return forecast(state, claim_id, self.clock())
 
     def audit(self) -> list[AuditEvent]:
@@ -492,10 +509,10 @@ class Gateway:
 
     def status(self, claim_id: str, analyst: str | None = None) -> Claim:
         """One submission, refreshed if its job is running; ``analyst`` set: only one of theirs."""
-        claim = _visible(self.store.load(), claim_id, analyst)
+        claim = _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, analyst)
         if claim.state is ClaimState.RUNNING:
             self.reconcile(only=claim_id)
-            claim = self.store.load().claim(claim_id)
+            claim = self.claim(claim_id)
         return claim
 
     def job_log(self, claim: Claim) -> str | None:
@@ -505,8 +522,8 @@ class Gateway:
         return self.launchers[claim.launcher].poll(claim.run_id, claim.id).log_uri
 
     def submissions(self, analyst: str | None = None) -> list[Claim]:
-        """Every submission (``analyst`` set: only theirs), oldest first."""
-        claims = self.store.load().claims.values()
+        """Every submission (``analyst`` set: only theirs), oldest first: live ones and history's."""
+        claims = full_view(self.store).claims.values()
         return sorted((c for c in claims if analyst in (None, c.analyst)), key=lambda c: (c.submitted_at, c.id))
 
     def result(self, claim_id: str, analyst: str | None = None) -> Claim:
@@ -519,8 +536,11 @@ class Gateway:
 
     def cancel(self, claim_id: str, analyst: str | None = None) -> Claim:
         """Withdraw a pending submission (``analyst`` set: only one of theirs); admitted ones are past recall."""
-        _visible(self.store.load(), claim_id, analyst)
-        return self._mutate(lambda s, now: core.cancel(s, claim_id, now)).claim(claim_id)
+        claim = _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, analyst)
+        if core.is_finished(claim):  # in history: says why it cannot be cancelled
+            claim.transition(ClaimState.CANCELLED, (ClaimState.PENDING,), self.clock())
+        _, change = self._commit_step(lambda s, now: core.cancel(s, claim_id, now))
+        return next(c for c in change.claims if c.id == claim_id)
 
     def wait(
         self,
@@ -557,9 +577,8 @@ def _with_analyst(spec: QuerySpec, analyst: str | None) -> QuerySpec:
     return spec.model_copy(update={"analyst": analyst})
 
 
-def _visible(state: core.LedgerState, claim_id: str, analyst: str | None) -> Claim:
+def _visible(claim: Claim | None, claim_id: str, analyst: str | None) -> Claim:
     """A submission the caller may see: another analyst's is reported exactly like a missing one."""
-    claim = state.claims.get(claim_id)
     if claim is not None and analyst in (None, claim.analyst):
         return claim
     raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status")
@@ -580,8 +599,7 @@ def _declared_columns(
         unknown = [name for name in schema if name not in found]
         if unknown:
             raise GatewayValidationError(
-                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: "
-                f"{', '.join(found)}"
+                f"declared column(s) {', '.join(unknown)} are not in the data set; its columns are: {', '.join(found)}"
             )
         return {**found, **schema}
     return dict(found)

@@ -10,7 +10,7 @@ re-reads and recomputes).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -157,6 +157,41 @@ def apply(state: LedgerState, change: Change) -> LedgerState:
     return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets, analysts=change.analysts)
 
 
+def utc_month() -> str:
+    """The month history written now is filed under (history segments and partitions are monthly)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m")
+
+
+def is_finished(claim: Claim) -> bool:
+    """A claim the scheduler never looks at again: it leaves the live state for the history."""
+    return claim.state.is_terminal
+
+
+def finished_claims(change: Change) -> tuple[Claim, ...]:
+    """The claims a change finishes (or records finished at once, e.g. rejected on arrival)."""
+    return tuple(c for c in change.claims if is_finished(c))
+
+
+def apply_live(state: LedgerState, change: Change) -> LedgerState:
+    """The live state a history-keeping store holds after ``change``: finished claims have moved to history."""
+    new = apply(state, change)
+    done = [c.id for c in change.claims if is_finished(c)]
+    if not done and not any(is_finished(c) for c in state.claims.values()):
+        return new
+    return replace(new, claims={k: c for k, c in new.claims.items() if not is_finished(c)})
+
+
+def check_history(change: Change, recorded: Callable[[str], bool]) -> None:
+    """The commit condition's other half: a new claim must not reuse the id of one already in history.
+
+    (A claim's id is derived from its client id: a retry that races the original's finish must find the
+    finished claim, never start a second submission under the same id.)
+    """
+    for claim in change.claims:
+        if claim.version == 1 and recorded(claim.id):
+            raise LedgerConflictError(f"submission {claim.id} is already recorded (finished)")
+
+
 # --- operations -----------------------------------------------------------------------------------
 
 Step = tuple[LedgerState, list[AuditEvent]]
@@ -224,7 +259,11 @@ def prepare_claim(
 
 def existing_submission(state: LedgerState, claim: Claim) -> Claim | None:
     """The earlier submission with the same client id, if any; a different query under it is an error."""
-    old = state.claims.get(claim.id)
+    return same_query(state.claims.get(claim.id), claim)
+
+
+def same_query(old: Claim | None, claim: Claim) -> Claim | None:
+    """``old`` if it is the same query as ``claim`` (a retry), None if there is none; else an error."""
     if old is None:
         return None
     if old.spec != claim.spec:
@@ -360,9 +399,7 @@ def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) ->
     per period). Locked is derived, so lowering allocated alone re-locks it.
     """
     claim = state.claim(claim_id)
-    released = claim.transition(
-        ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason
-    )
+    released = claim.transition(ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason)
     to_locked = state.settings.release_to == "locked"
     blocks = []
     for key, demand in claim.demands().items():

@@ -19,7 +19,8 @@ from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayError, LedgerError
 
-FORMAT = 1
+FORMAT = 1  # one document: live records and finished claims alike
+SPLIT_FORMAT = 2  # the live document of a store that keeps finished claims in history segments
 SECTIONS = ("datasets", "blocks", "claims", "analysts")  # "analysts" may be absent: ledgers before team mode
 
 
@@ -33,6 +34,10 @@ class EncodedDocument:
     commit: int
     records: dict[str, dict[str, str]]  # section -> key -> record JSON
     events: str = "[]"  # the audit events of the commit that produced this document (the S3 store's outbox)
+    # Split format only: each history segment's committed size in bytes (what lies beyond is an interrupted
+    # commit's, never read and cut off by the next commit), and the last commit of the format-1 audit file.
+    history: dict[str, int] | None = None
+    legacy_commit: int = 0
 
     @classmethod
     def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
@@ -54,6 +59,8 @@ class EncodedDocument:
             commit=int(document["commit"]),
             records={s: {k: _dumps(v) for k, v in document.get(s, {}).items()} for s in SECTIONS},
             events=_dumps(document.get("events", [])),
+            history={str(k): int(v) for k, v in document["history"].items()} if "history" in document else None,
+            legacy_commit=int(document.get("legacy_commit", 0)),
         )
 
     def with_change(self, change: Change) -> EncodedDocument:
@@ -65,16 +72,20 @@ class EncodedDocument:
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
         events = _dumps([e.to_json() for e in change.events])
-        return EncodedDocument(self.settings, self.commit + 1, records, events)
+        return EncodedDocument(self.settings, self.commit + 1, records, events, self.history, self.legacy_commit)
 
     def text(self) -> str:
         sections = ",".join(
-            f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}"
-            for s in SECTIONS
+            f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}" for s in SECTIONS
         )
+        if self.history is None:
+            return (
+                f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
+                f'"events":{self.events}}}'
+            )
         return (
-            f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
-            f'"events":{self.events}}}'
+            f'{{"format":{SPLIT_FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
+            f'"history":{_dumps(self.history)},"legacy_commit":{self.legacy_commit}}}'
         )
 
 
@@ -89,13 +100,15 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError(f"the document is a JSON {type(data).__name__}, not an object")
-        if data.get("format") != FORMAT:
+        if data.get("format") not in (FORMAT, SPLIT_FORMAT):
             raise ValueError(f"unsupported ledger format {str(data.get('format'))[:40]!r}")
         for section in SECTIONS:
             if not isinstance(data.get(section, {} if section == "analysts" else None), dict):
                 raise ValueError(f"{section!r} must be an object of records")
         if not isinstance(data.get("events", []), list):
             raise ValueError("'events' must be a list")
+        if not isinstance(data.get("history", {}), dict):
+            raise ValueError("'history' must be an object of segment sizes")
         state = LedgerState(
             settings=PolicySettings.model_validate(data["settings"]),
             datasets={k: _keyed(k, Dataset.model_validate(v), "name") for k, v in data["datasets"].items()},

@@ -38,7 +38,7 @@ from gateway.errors import (
     LedgerNotFoundError,
 )
 from gateway.ledger.aws import TRANSIENT_CODES, Backoff, client_errors, error_code, make_client, unavailable
-from gateway.ledger.base import warn_damaged_audit
+from gateway.ledger.base import NoSeparateHistory, warn_damaged_audit
 from gateway.ledger.codec import DECODE_ERRORS, decode_events
 
 MAX_ACTIONS = 100  # TransactWriteItems' limit
@@ -53,7 +53,7 @@ def _num(value: Decimal) -> dict[str, str]:
     return {"N": Budget(value).to_json()["epsilon"]}
 
 
-class DynamoDBLedgerStore:
+class DynamoDBLedgerStore(NoSeparateHistory):
     records_per_commit = MAX_ACTIONS  # bulk changes (a long block range) commit in chunks
 
     def __init__(self, table: str, client: Any = None, backoff: Backoff | None = None) -> None:

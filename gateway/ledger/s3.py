@@ -21,14 +21,14 @@ from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_ve
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from gateway.ledger.aws import Backoff, client_errors, error_code, make_client, unavailable
-from gateway.ledger.base import warn_damaged_audit
+from gateway.ledger.base import NoSeparateHistory, warn_damaged_audit
 from gateway.ledger.codec import EncodedDocument, decode_document, decode_events
 
 SWAP_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
 
-class S3LedgerStore:
+class S3LedgerStore(NoSeparateHistory):
     def __init__(self, bucket: str, prefix: str = "", client: Any = None, backoff: Backoff | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
