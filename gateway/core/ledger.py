@@ -337,13 +337,13 @@ def schedule(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | None 
 
 def start_launch(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
     """Record the intent to launch before calling the launcher, so a crash leaves a trace to reconcile."""
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     launching = claim.transition(ClaimState.LAUNCHING, (ClaimState.ADMITTED,), now)
     return state.with_(claims=[launching]), []
 
 
 def record_run(state: LedgerState, claim_id: str, run_id: str, now: dt.datetime) -> Step:
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     running = claim.transition(ClaimState.RUNNING, (ClaimState.LAUNCHING,), now, run_id=run_id)
     event = AuditEvent(now, "launched", claim.id, claim.analyst, claim.blocks, reason=f"{claim.launcher} {run_id}")
     return state.with_(claims=[running]), [event]
@@ -368,7 +368,7 @@ def finish(
     The audit event records the amount charged and what was returned; ``detail`` (operator only) is
     stored on the claim, never in the audit trail.
     """
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
     charged = claim.demand
     if succeeded and spent is not None and spent.is_non_negative() and spent.fits_in(claim.demand):
@@ -398,7 +398,7 @@ def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) ->
     cumulative, so that step releases all of it at once where Go trickles it out (εG/N per arrival, pro rata
     per period). Locked is derived, so lowering allocated alone re-locks it.
     """
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     released = claim.transition(ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason)
     to_locked = state.settings.release_to == "locked"
     blocks = []
@@ -416,7 +416,7 @@ def cancel(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
     Under round robin a waiting claim may have accumulated budget on its blocks (``held``): that goes
     back to the blocks' unlocked budget, as when a claim leaves the queue any other way.
     """
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     cancelled = claim.transition(ClaimState.CANCELLED, (ClaimState.PENDING,), now, reason="cancelled by the analyst")
     accounts = BlockAccounts(state.blocks)
     accounts.forget(claim.blocks, claim.id)
@@ -498,3 +498,11 @@ def schedule_next(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | 
     if not same:
         return whole, events
     return state.with_(blocks=[after.blocks[k] for k in touched], claims=[after.claims[chosen]]), step_events
+
+
+def _live(state: LedgerState, claim_id: str) -> Claim:
+    """A claim a transition starts from; one already finished (moved to history) was moved by another writer."""
+    claim = state.claims.get(claim_id)
+    if claim is None:
+        raise LedgerConflictError(f"submission {claim_id} is not live: it finished or was never recorded here")
+    return claim

@@ -1,0 +1,127 @@
+"""Live state and history: finished claims leave the live state in the commit that finishes them, read
+back identically from history; retries find them; a crash between history append and live commit
+neither loses nor doubles a record; a format-1 ledger upgrades on its first write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.core import ledger as core
+from gateway.core.claims import ClaimState
+from gateway.errors import DuplicateSubmissionError, LedgerConflictError
+from gateway.ledger import FileLedgerStore
+from gateway.ledger.base import full_view
+from tests.ledger.support import FileRunLauncher, check_books, gateway_for, setup_ledger, spec
+
+FIXTURE = Path(__file__).parent / "fixtures" / "format1-ledger"
+
+
+def finished_one(make_store, tmp_path):
+    launcher = FileRunLauncher(tmp_path / "runs")
+    gw = gateway_for(setup_ledger(make_store()).store, launcher)
+    claim = gw.submit(spec("0.3", "retry-me"))
+    launcher.finish_all()
+    gw.schedule()
+    return gw, claim.id
+
+
+def test_a_finished_claim_moves_to_history_and_reads_back_identically(make_store, tmp_path):
+    gw, claim_id = finished_one(make_store, tmp_path)
+    store = make_store()
+    done = gw.status(claim_id)
+    assert done.state is ClaimState.SUCCEEDED and done.result
+    if make_store.kind in ("memory", "file"):
+        assert claim_id not in store.load().claims  # the live state holds only unfinished claims
+        assert store.history_claim(claim_id) == done
+    fresh = gateway_for(make_store(), FileRunLauncher(tmp_path / "runs"))
+    assert fresh.status(claim_id) == done and fresh.result(claim_id) == done
+    assert [c.id for c in fresh.submissions()] == [claim_id]
+    assert [e.kind for e in fresh.audit() if e.submission_id == claim_id] == [
+        "submitted",
+        "granted",
+        "launched",
+        "charged",
+    ]
+    check_books(full_view(store), store.audit())
+
+
+def test_a_retry_after_the_claim_finished_returns_the_same_submission(make_store, tmp_path):
+    gw, claim_id = finished_one(make_store, tmp_path)
+    events = len(make_store().audit())
+    again = gateway_for(make_store(), FileRunLauncher(tmp_path / "runs")).submit(spec("0.3", "retry-me"))
+    assert again.id == claim_id and again.state is ClaimState.SUCCEEDED
+    assert len(make_store().audit()) == events  # nothing charged, nothing recorded again
+    with pytest.raises(DuplicateSubmissionError):
+        gw.submit(spec("0.4", "retry-me"))
+
+
+def test_a_store_refuses_a_new_claim_under_a_finished_claims_id(make_store, tmp_path):
+    gw, claim_id = finished_one(make_store, tmp_path)
+    if make_store.kind not in ("memory", "file"):
+        pytest.skip("this store keeps finished claims live: the live version check covers it")
+    store = make_store()
+    state = store.load()
+    claim = core.prepare_claim(state, spec("0.3", "retry-me"), gw.clock(), claim_id)
+    new, events = core.arrive(state, claim, gw.clock())
+    with pytest.raises(LedgerConflictError):
+        store.commit(core.diff(state, new, events))
+
+
+def test_a_crash_between_history_append_and_live_commit_loses_and_doubles_nothing(tmp_path, monkeypatch):
+    store = FileLedgerStore(tmp_path / "ledger")
+    launcher = FileRunLauncher(tmp_path / "runs")
+    gw = gateway_for(setup_ledger(store).store, launcher)
+    first = gw.submit(spec("0.3", "a"))
+    launcher.finish_all()
+    before_live = (tmp_path / "ledger" / "ledger.json").read_bytes()
+    audit_before = store.audit()
+
+    def crash(document):
+        raise KeyboardInterrupt  # the process dies after the history lines are fsynced
+
+    monkeypatch.setattr(FileLedgerStore, "_write", lambda self, document: crash(document))
+    with pytest.raises(KeyboardInterrupt):
+        gw.schedule()  # finishes `first`: appends its history lines, dies before the live commit
+    monkeypatch.undo()
+    assert (tmp_path / "ledger" / "ledger.json").read_bytes() == before_live
+    (segment,) = (tmp_path / "ledger").glob("history-*.jsonl")
+    assert b'"state":"succeeded"' in segment.read_bytes()  # the orphaned lines are on disk...
+    reader = FileLedgerStore(tmp_path / "ledger")
+    assert reader.audit() == audit_before and reader.history_claim(first.id) is None  # ...and never read
+    assert reader.load().claims[first.id].state is ClaimState.RUNNING
+
+    restarted = gateway_for(FileLedgerStore(tmp_path / "ledger"), launcher)
+    assert restarted.schedule().finished == [first.id]
+    reader = FileLedgerStore(tmp_path / "ledger")
+    assert segment.read_bytes().count(f'"id":"{first.id}"'.encode()) == 1  # cut off, then written once
+    assert [e.kind for e in reader.audit()].count("charged") == 1
+    assert reader.history_claim(first.id).state is ClaimState.SUCCEEDED
+    check_books(full_view(reader), reader.audit())
+
+
+def test_a_format_1_ledger_upgrades_on_its_first_write(tmp_path):
+    root = tmp_path / "ledger"
+    shutil.copytree(FIXTURE, root)
+    store = FileLedgerStore(root)
+    old = store.load()
+    finished = {k for k, c in old.claims.items() if c.state.is_terminal}
+    assert len(finished) == 3 and len(old.claims) == 4
+    audit = store.audit()
+    gw = gateway_for(store, FileRunLauncher(tmp_path / "runs"))
+    retried = gw.submit(old.claims[sorted(finished)[0]].spec)  # an idempotent retry: reads, writes nothing
+    assert retried == old.claims[sorted(finished)[0]]
+    gw.cancel(next(k for k in old.claims if k not in finished))  # the first write upgrades
+    document = json.loads((root / "ledger.json").read_text())
+    assert document["format"] == 2 and document["claims"] == {}
+    upgraded = FileLedgerStore(root)
+    for key in finished:
+        assert upgraded.history_claim(key) == old.claims[key]
+    assert upgraded.audit()[: len(audit)] == audit and upgraded.audit()[-1].kind == "cancelled"
+    assert len(gw.submissions()) == 4
+    again = gw.submit(old.claims[sorted(finished)[1]].spec)
+    assert again == old.claims[sorted(finished)[1]]
+    check_books(full_view(upgraded), upgraded.audit())
