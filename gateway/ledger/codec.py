@@ -28,6 +28,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+encode_record = _dumps  # a record's stored JSON text, as the document holds it
+
+
 @dataclass(frozen=True)
 class EncodedDocument:
     settings: str
@@ -38,6 +41,9 @@ class EncodedDocument:
     # commit's, never read and cut off by the next commit), and the last commit of the format-1 audit file.
     history: dict[str, int] | None = None
     legacy_commit: int = 0
+    # S3's split format only: the claims this commit finished (its outbox, copied out to history objects by
+    # the next commit like ``events``); None in a format-1 document.
+    finished: dict[str, str] | None = None
 
     @classmethod
     def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
@@ -61,6 +67,7 @@ class EncodedDocument:
             events=_dumps(document.get("events", [])),
             history={str(k): int(v) for k, v in document["history"].items()} if "history" in document else None,
             legacy_commit=int(document.get("legacy_commit", 0)),
+            finished={str(k): _dumps(v) for k, v in document["finished"].items()} if "finished" in document else None,
         )
 
     def with_change(self, change: Change) -> EncodedDocument:
@@ -72,20 +79,23 @@ class EncodedDocument:
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
         events = _dumps([e.to_json() for e in change.events])
-        return EncodedDocument(self.settings, self.commit + 1, records, events, self.history, self.legacy_commit)
+        return EncodedDocument(
+            self.settings, self.commit + 1, records, events, self.history, self.legacy_commit, self.finished
+        )
 
     def text(self) -> str:
         sections = ",".join(
             f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}" for s in SECTIONS
         )
-        if self.history is None:
-            return (
-                f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
-                f'"events":{self.events}}}'
-            )
+        split = self.history is not None or self.finished is not None
+        extra = ""
+        if self.history is not None:
+            extra += f',"history":{_dumps(self.history)},"legacy_commit":{self.legacy_commit}'
+        if self.finished is not None:
+            extra += ',"finished":{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.finished.items()) + "}"
         return (
-            f'{{"format":{SPLIT_FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},'
-            f'"history":{_dumps(self.history)},"legacy_commit":{self.legacy_commit}}}'
+            f'{{"format":{SPLIT_FORMAT if split else FORMAT},"commit":{self.commit},"settings":{self.settings},'
+            f'{sections},"events":{self.events}{extra}}}'
         )
 
 
@@ -107,6 +117,8 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
                 raise ValueError(f"{section!r} must be an object of records")
         if not isinstance(data.get("events", []), list):
             raise ValueError("'events' must be a list")
+        if not isinstance(data.get("finished", {}), dict):
+            raise ValueError("'finished' must be an object of claims")
         if not isinstance(data.get("history", {}), dict):
             raise ValueError("'history' must be an object of segment sizes")
         state = LedgerState(
