@@ -19,10 +19,10 @@ import datetime as dt
 import json
 import statistics
 import sys
-import uuid
-from dataclasses import replace
 import tempfile
 import time
+import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.core import ledger as core
@@ -59,12 +59,18 @@ class NoopLauncher:
 def spec(i: int, blocks: int):
     last = 1 + i % 7
     start = FIRST + dt.timedelta(days=i % (blocks - last + 1))
-    return parse_spec({
-        "engine": "tumult" if i % 2 else "pipelinedp", "dataset": "purchases", "analyst": f"a{i % 5}",
-        "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=last - 1)).isoformat()},
-        "budget": {"epsilon": 0.001 * (1 + i % 10)}, "privacy_unit": "row",
-        "aggregate": {"function": "count"}, "group_by": {"column": "region", "keys": ["n", "s"]},
-    })
+    return parse_spec(
+        {
+            "engine": "tumult" if i % 2 else "pipelinedp",
+            "dataset": "purchases",
+            "analyst": f"a{i % 5}",
+            "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=last - 1)).isoformat()},
+            "budget": {"epsilon": 0.001 * (1 + i % 10)},
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+            "group_by": {"column": "region", "keys": ["n", "s"]},
+        }
+    )
 
 
 def run(store, submissions: int, blocks: int) -> list[float]:
@@ -114,8 +120,14 @@ def populate(store, gw: Gateway, history: int, blocks: int) -> float:
     detail = "x" * 600  # about the size of a finished claim with its operator detail and result
     for first in range(0, history, batch):
         claims = tuple(
-            replace(template, id=f"h-{i:07d}", state=ClaimState.FAILED, reason="killed (ref 0123456789ab)",
-                    detail=detail, version=1)
+            replace(
+                template,
+                id=f"h-{i:07d}",
+                state=ClaimState.FAILED,
+                reason="killed (ref 0123456789ab)",
+                detail=detail,
+                version=1,
+            )
             for i in range(first, min(history, first + batch))
         )
         event = core.AuditEvent(now, "rejected", reason=f"bench history {first}")
@@ -143,11 +155,14 @@ class Counter:
             store._append = lambda seg, size, data: (self._add(len(data)), append(seg, size, data))[1]
         elif kind == "S3LedgerStore":
             put = store.client.put_object
-            store._client = _Wrapped(store.client, "put_object", lambda **kw: (self._add(len(kw["Body"])), put(**kw))[1])
+            store._client = _Wrapped(
+                store.client, "put_object", lambda **kw: (self._add(len(kw["Body"])), put(**kw))[1]
+            )
         elif kind == "DynamoDBLedgerStore":
             tx = store.client.transact_write_items
             store._client = _Wrapped(
-                store.client, "transact_write_items",
+                store.client,
+                "transact_write_items",
                 lambda **kw: (self._add(len(json.dumps(kw["TransactItems"]))), tx(**kw))[1],
             )
 
@@ -179,8 +194,12 @@ def measure(kind: str, history: int, submissions: int, blocks: int, workdir: str
         times.append(time.perf_counter() - t0)
     part = sorted(times)
     return {
-        "store": kind, "history": history, "populate_s": round(seconds, 1), "submissions": submissions,
-        "median_ms": round(statistics.median(part) * 1e3, 2), "p95_ms": round(part[int(0.95 * (len(part) - 1))] * 1e3, 2),
+        "store": kind,
+        "history": history,
+        "populate_s": round(seconds, 1),
+        "submissions": submissions,
+        "median_ms": round(statistics.median(part) * 1e3, 2),
+        "p95_ms": round(part[int(0.95 * (len(part) - 1))] * 1e3, 2),
         "bytes_per_admission": round(counter.bytes / submissions) if kind != "memory" else None,
     }
 
