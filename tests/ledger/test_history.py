@@ -125,3 +125,69 @@ def test_a_format_1_ledger_upgrades_on_its_first_write(tmp_path):
     again = gw.submit(old.claims[sorted(finished)[1]].spec)
     assert again == old.claims[sorted(finished)[1]]
     check_books(full_view(upgraded), upgraded.audit())
+
+
+def test_a_format_1_s3_document_upgrades_on_its_first_write(moto_inprocess, tmp_path):
+    import boto3
+
+    from gateway.ledger.s3 import S3LedgerStore
+    from tests.ledger.conftest import BUCKET
+
+    s3 = boto3.client("s3")
+    document = (FIXTURE / "ledger.json").read_bytes()
+    commit = json.loads(document)["commit"]
+    s3.put_object(Bucket=BUCKET, Key="old/ledger.json", Body=document)
+    for line in (FIXTURE / "audit.jsonl").read_text().splitlines():  # what the format-1 S3 store copied out
+        entry = json.loads(line)
+        if entry["commit"] < commit:
+            s3.put_object(Bucket=BUCKET, Key=f"old/audit/{entry['commit']:012d}.json", Body=json.dumps(entry["events"]))
+    store = S3LedgerStore(BUCKET, "old")
+    old = store.load()
+    finished = sorted(k for k, c in old.claims.items() if c.state.is_terminal)
+    audit = store.audit()
+    assert len(finished) == 3 and audit == FileLedgerStore(FIXTURE).audit()
+    gw = gateway_for(store, FileRunLauncher(tmp_path / "runs"))
+    gw.cancel(next(k for k in old.claims if k not in finished))  # the first write upgrades
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key="old/ledger.json")["Body"].read())["claims"] == {}
+    fresh = S3LedgerStore(BUCKET, "old")
+    for key in finished:
+        assert fresh.history_claim(key) == old.claims[key]
+        assert gw.submit(old.claims[key].spec) == old.claims[key]  # idempotent retries still hold
+    assert fresh.audit()[: len(audit)] == audit and fresh.audit()[-1].kind == "cancelled"
+    assert len(gw.submissions()) == 4
+    check_books(full_view(fresh), fresh.audit())
+
+
+def test_a_dynamodb_table_written_before_the_split_moves_finished_claims_to_history(moto_inprocess, tmp_path):
+    import boto3
+
+    from gateway.ledger.dynamodb import LEDGER, DynamoDBLedgerStore
+
+    store = DynamoDBLedgerStore("old")
+    gw = gateway_for(setup_ledger(store).store, FileRunLauncher(tmp_path / "runs"))
+    old = FileLedgerStore(FIXTURE).load()
+    finished = sorted(k for k, c in old.claims.items() if c.state.is_terminal)
+    client = boto3.client("dynamodb")
+    for key in finished:  # finished claims as the store wrote them before the split: live items
+        claim = old.claims[key]
+        client.put_item(
+            TableName="old",
+            Item={
+                "pk": {"S": LEDGER},
+                "sk": {"S": f"claim#{key}"},
+                "doc": {"S": json.dumps(claim.to_json())},
+                "version": {"N": str(claim.version)},
+                "state": {"S": claim.state.value},
+            },
+        )
+    fresh = DynamoDBLedgerStore("old")
+    assert fresh.load().claims == {}  # a load never hands finished claims to scheduling
+    assert all(fresh.history_claim(key) == old.claims[key] for key in finished)
+    gw.submit(spec("0.1", "new"))  # commits move the finished claims out of the live partition
+    live = client.query(
+        TableName="old", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": LEDGER}}
+    )["Items"]
+    assert not any(item["sk"]["S"].removeprefix("claim#") in finished for item in live)
+    fresh = DynamoDBLedgerStore("old")
+    assert all(fresh.history_claim(key) == old.claims[key] for key in finished)
+    assert len({c.id for c in fresh.history_claims()} & set(finished)) == 3
