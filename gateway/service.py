@@ -138,11 +138,15 @@ class Gateway:
         return self._commit_step(step)[0]
 
     def _commit_step(
-        self, step: Callable[[core.LedgerState, dt.datetime], core.Step]
+        self, step: Callable[[core.LedgerState, dt.datetime], core.Step], start: core.LedgerState | None = None
     ) -> tuple[core.LedgerState, core.Change]:
-        """Read, compute, commit conditionally; on a conflict read again. A step that raises is final."""
+        """Read, compute, commit conditionally; on a conflict read again. A step that raises is final.
+
+        ``start``: a state this gateway just committed or loaded, used for the first attempt instead of a
+        load (every write is conditional, so a stale one costs a conflict and a fresh read, never a wrong write).
+        """
         for attempt in range(self.max_retries):
-            old = self.store.load()
+            old = start if attempt == 0 and start is not None else self.store.load()
             new, events = step(old, self.clock())
             change = core.diff(old, new, events)
             try:
@@ -252,7 +256,7 @@ class Gateway:
                 return s, []  # a retry raced the first submission, which has finished already
             return core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now)
 
-        self._mutate(arrive)
+        self._commit_step(arrive, state)  # starts from the state just read: no second load
         self.checkpoint("submitted")
         if schedule:
             failure = self._schedule_pass().failures.get(claim.id)
@@ -273,13 +277,17 @@ class Gateway:
     def _schedule_pass(self) -> _Pass:
         run = _Pass()
         report = run.report
-        self._recover_launches(run)
-        report.finished = self.reconcile(run=run)
+        state = self.store.load()
+        if self._recover_launches(run, state):
+            state = self.store.load()
+        report.finished = self.reconcile(run=run, state=state)
+        if report.finished:
+            state = self.store.load()
         at = self.clock()
-        for keys in core.clock_releases(self.store.load(), at, BLOCKS_PER_COMMIT):
-            self._advance_clock(at, keys)
-        while True:
-            state, change = self._commit_step(lambda s, now: core.schedule_next(s, now, clock_at=at))
+        for keys in core.clock_releases(state, at, BLOCKS_PER_COMMIT):
+            state = self._advance_clock(at, keys)
+        while True:  # each admission step starts from the state the previous one committed
+            state, change = self._commit_step(lambda s, now: core.schedule_next(s, now, clock_at=at), state)
             if not change.claims:
                 break
             for claim in change.claims:
@@ -312,18 +320,20 @@ class Gateway:
             run.fail(claim.id, exc)
             return None
 
-    def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> None:
-        self._mutate(lambda s, now: core.advance_clock(s, at, keys))
+    def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> core.LedgerState:
+        return self._mutate(lambda s, now: core.advance_clock(s, at, keys))
 
-    def _recover_launches(self, run: _Pass) -> None:
+    def _recover_launches(self, run: _Pass, state: core.LedgerState) -> bool:
         """LAUNCHING claims left by a gateway that stopped: record the run if it exists, else release.
 
         A launch younger than ``launch_lease`` may still be under way in a live gateway: left alone.
+        Returns whether there were any.
         """
         now = self.clock()
-        for claim in self.store.load().claims.values():
-            if claim.state is ClaimState.LAUNCHING:
-                self._confined(run, claim, partial(self._recover_launch, claim, now, run.report))
+        launching = [c for c in state.claims.values() if c.state is ClaimState.LAUNCHING]
+        for claim in launching:
+            self._confined(run, claim, partial(self._recover_launch, claim, now, run.report))
+        return bool(launching)
 
     def _launcher_of(self, claim: Claim) -> Launcher:
         name = claim.launcher or self.default_launcher
@@ -412,14 +422,17 @@ class Gateway:
             return "skipped"  # another gateway moved it first
         return "released"
 
-    def reconcile(self, only: str | None = None, run: _Pass | None = None) -> list[str]:
+    def reconcile(
+        self, only: str | None = None, run: _Pass | None = None, state: core.LedgerState | None = None
+    ) -> list[str]:
         """Poll running jobs and record the ones that ended; returns their ids.
 
         Within a scheduling pass (``run``), a job that cannot be polled is noted in its report and stays
-        running (charged when it is seen to end); the other jobs are still followed.
+        running (charged when it is seen to end); the other jobs are still followed. ``state``: the pass's
+        snapshot, to find the running jobs without another load.
         """
         finished = []
-        for claim in self.store.load().claims.values():
+        for claim in list((state or self.store.load()).claims.values()):
             if claim.state is not ClaimState.RUNNING or (only and claim.id != only):
                 continue
             if run is None:
