@@ -191,3 +191,42 @@ def test_a_dynamodb_table_written_before_the_split_moves_finished_claims_to_hist
     fresh = DynamoDBLedgerStore("old")
     assert all(fresh.history_claim(key) == old.claims[key] for key in finished)
     assert len({c.id for c in fresh.history_claims()} & set(finished)) == 3
+
+
+def test_s3_a_crash_after_copying_out_history_before_the_live_swap_loses_and_doubles_nothing(moto_inprocess, tmp_path):
+    from botocore.exceptions import EndpointConnectionError
+
+    from gateway.errors import LedgerUnavailableError
+    from gateway.ledger.s3 import S3LedgerStore
+    from tests.ledger.conftest import BUCKET
+
+    store = S3LedgerStore(BUCKET, "crash")
+    launcher = FileRunLauncher(tmp_path / "runs")
+    gw = gateway_for(setup_ledger(store).store, launcher)
+    first = gw.submit(spec("0.3", "a"))
+    launcher.finish_all()
+    gw.schedule()  # finishes `first`: its claim sits in the live document's outbox
+    assert store.history_claim(first.id).state is ClaimState.SUCCEEDED
+    audit = store.audit()
+    put = store.client.put_object
+
+    def crash_on_swap(**kwargs):
+        if kwargs["Key"].endswith("ledger.json"):
+            raise EndpointConnectionError(endpoint_url="s3://down")  # the process dies here
+        return put(**kwargs)
+
+    store.client.put_object = crash_on_swap
+    with pytest.raises(LedgerUnavailableError):
+        gw.submit(spec("0.2", "b"), schedule=False)  # copies out the outbox, then cannot swap
+    store.client.put_object = put
+    store.client.head_object(Bucket=BUCKET, Key=f"crash/claims/{first.id}.json")  # copied out before the crash
+    fresh = S3LedgerStore(BUCKET, "crash")
+    assert fresh.audit() == audit and fresh.history_claim(first.id).state is ClaimState.SUCCEEDED
+    gw2 = gateway_for(fresh, launcher)
+    gw2.submit(spec("0.2", "b"), schedule=False)  # copies out again (already there: skipped), swaps
+    gw2.submit(spec("0.1", "c"), schedule=False)
+    fresh = S3LedgerStore(BUCKET, "crash")
+    kinds = [(e.kind, e.submission_id) for e in fresh.audit()]
+    assert len(kinds) == len(set(kinds)) and kinds[: len(audit)] == [(e.kind, e.submission_id) for e in audit]
+    assert [c.id for c in fresh.history_claims()] == [first.id]
+    check_books(full_view(fresh), fresh.audit())
