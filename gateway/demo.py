@@ -207,7 +207,7 @@ def run_demo(workdir: Path) -> None:
             f"{claim.id} ({claim.analyst}, {claim.demand}) is still waiting: its blocks have not unlocked enough "
             "budget yet. Later arrivals on those days unlock more; `dpgw schedule` admits it once it fits."
         )
-    console.print(f"Ledger: {ledger_dir}  ·  audit trail: {ledger_dir / 'audit.jsonl'}")
+    console.print(f"Ledger: {ledger_dir}  ·  history and audit trail: {ledger_dir / 'history-*.jsonl'}")
 
 
 def _claims(gateway: Gateway, ids: dict[str, str]) -> list[Any]:
