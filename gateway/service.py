@@ -500,10 +500,8 @@ class Gateway:
 
     def forecast(self, claim_id: str, analyst: str | None = None) -> Forecast:
         """When the claim can be admitted if nothing else competes, or why it never will (``analyst``: theirs only)."""
-        state = self.store.load()
-        claim = _visible(find_claim(self.store, state, claim_id), claim_id, analyst)
-        if claim.id not in state.claims:
-            state = state.with_(claims=[claim])  # finished: the forecast says so
+        state = full_view(self.store)  # recent finished claims count as arrivals for the estimate
+        _visible(state.claims.get(claim_id), claim_id, analyst)
         return forecast(state, claim_id, self.clock())
 
     def audit(self) -> list[AuditEvent]:
@@ -518,7 +516,8 @@ class Gateway:
 
     def dashboard(self, viewer: str | None) -> Dashboard:
         """The dashboard's content as ``viewer`` may see it (None: an operator, who sees every query)."""
-        return build_dashboard(self.store.load(), self.store.audit(), self.clock(), viewer)
+        # The full view: forecasts count recent arrivals, finished ones included.
+        return build_dashboard(full_view(self.store), self.store.audit(), self.clock(), viewer)
 
     def status(self, claim_id: str, analyst: str | None = None) -> Claim:
         """One submission, refreshed if its job is running; ``analyst`` set: only one of theirs."""
