@@ -7,7 +7,7 @@ touches and the document is assembled by joining strings: commits stay cheap as 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import InvalidOperation
 from typing import Any
 
@@ -82,6 +82,21 @@ class EncodedDocument:
         return EncodedDocument(
             self.settings, self.commit + 1, records, events, self.history, self.legacy_commit, self.finished
         )
+
+    def with_live_change(
+        self, change: Change, state: LedgerState, upgrading: bool
+    ) -> tuple[EncodedDocument, tuple[Claim, ...]]:
+        """The next live document, and the claims it hands to history: those the change finishes, plus (on a
+        format-1 document's first write, ``upgrading``) every finished claim it still holds."""
+        finished = tuple(c for c in change.claims if c.state.is_terminal)
+        if upgrading:
+            finished = (*(c for c in state.claims.values() if c.state.is_terminal), *finished)
+        document = self.with_change(change)
+        gone = {c.id for c in finished}
+        if not gone:
+            return document, finished
+        claims = {k: v for k, v in document.records["claims"].items() if k not in gone}
+        return replace(document, records={**document.records, "claims": claims}), finished
 
     def text(self) -> str:
         sections = ",".join(

@@ -32,8 +32,6 @@ from gateway.core.ledger import (
     apply_live,
     check_history,
     check_versions,
-    finished_claims,
-    is_finished,
     utc_month,
 )
 from gateway.core.scheduling import PolicySettings
@@ -133,13 +131,12 @@ class FileLedgerStore:
             state, document = self._read()
             check_versions(state, change)
             check_history(change, lambda claim_id: self._lookup(document, claim_id) is not None)
-            finished = finished_claims(change)
-            upgrading = document.history is None
-            if upgrading:  # a format-1 ledger: its finished claims move to history in this first commit
-                finished = (*[c for c in state.claims.values() if is_finished(c)], *finished)
+            if document.history is None:  # a format-1 ledger: its finished claims move to history now
                 document = replace(document, history={}, legacy_commit=document.commit)
+                new_document, finished = document.with_live_change(change, state, upgrading=True)
+            else:
+                new_document, finished = document.with_live_change(change, state, upgrading=False)
             assert document.history is not None
-            new_document = document.with_change(change)
             number = new_document.commit
             lines = [_line({"commit": number, "claim": c.to_json()}) for c in finished]
             if change.events:
@@ -148,12 +145,7 @@ class FileLedgerStore:
             if lines:
                 segment = f"history-{utc_month()}.jsonl"
                 history[segment] = self._append(segment, history.get(segment, 0), b"".join(lines))
-            gone = {c.id for c in finished}
-            records = {
-                **new_document.records,
-                "claims": {k: v for k, v in new_document.records["claims"].items() if k not in gone},
-            }
-            new_document = replace(new_document, records=records, history=history, events="[]")
+            new_document = replace(new_document, history=history, events="[]")
             new_state = apply_live(state, change)
             identity = self._write(new_document)
             self._cache = (identity, new_state, new_document)

@@ -31,8 +31,6 @@ from gateway.core.ledger import (
     apply_live,
     check_history,
     check_versions,
-    finished_claims,
-    is_finished,
 )
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
@@ -113,19 +111,8 @@ class S3LedgerStore:
             check_history(change, partial(self._was_finished, document))
             new_state = apply_live(state, change)  # checks every block's accounts before anything is written
             self._copy_out(document)
-            finished = finished_claims(change)
-            if document.finished is None:  # a format-1 document: its finished claims leave in this commit
-                finished = (*[c for c in state.claims.values() if is_finished(c)], *finished)
-            new_document = document.with_change(change)
-            gone = {c.id for c in finished}
-            new_document = replace(
-                new_document,
-                records={
-                    **new_document.records,
-                    "claims": {k: v for k, v in new_document.records["claims"].items() if k not in gone},
-                },
-                finished={c.id: encode_record(c.to_json()) for c in finished},
-            )
+            new_document, finished = document.with_live_change(change, state, upgrading=document.finished is None)
+            new_document = replace(new_document, finished={c.id: encode_record(c.to_json()) for c in finished})
             try:
                 response = self.client.put_object(
                     Bucket=self.bucket, Key=self._key("ledger.json"), Body=new_document.text().encode(), IfMatch=etag
