@@ -69,12 +69,3 @@ class DamagedAuditWarning(UserWarning):
 def warn_damaged_audit(where: str, reason: str) -> None:
     warnings.warn(f"skipped a damaged audit record at {where}: {reason}", DamagedAuditWarning, stacklevel=3)
 
-
-class NoSeparateHistory:
-    """For a store that still keeps finished claims in its live state: history holds nothing apart."""
-
-    def history_claim(self, claim_id: str) -> Claim | None:
-        return None
-
-    def history_claims(self) -> list[Claim]:
-        return []

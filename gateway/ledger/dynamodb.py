@@ -294,11 +294,8 @@ class DynamoDBLedgerStore:
     def _actions(self, change: Change) -> list[dict[str, Any]]:
         actions: list[dict[str, Any]] = []
         for dataset in change.datasets:
-            item = {
-                "pk": {"S": LEDGER},
-                "sk": {"S": f"dataset#{dataset.name}"},
-                "doc": {"S": _dumps(dataset.model_dump(mode="json"))},
-            }
+            item = {"pk": {"S": LEDGER}, "sk": {"S": f"dataset#{dataset.name}"},
+                    "doc": {"S": _dumps(dataset.model_dump(mode="json"))}}
             actions.append(self._create(item))
         for block in change.blocks:
             actions.append(self._block_action(block))
@@ -317,11 +314,8 @@ class DynamoDBLedgerStore:
         for claim in list(self._legacy_finished.values())[: max(0, min(moves, 10))]:
             actions.extend(self._move_to_history(claim))
         if change.events:
-            item = {
-                "pk": {"S": AUDIT},
-                "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
-                "events": {"S": _dumps([e.to_json() for e in change.events])},
-            }
+            item = {"pk": {"S": AUDIT}, "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
+                    "events": {"S": _dumps([e.to_json() for e in change.events])}}
             actions.append(self._create(item))
         return actions
 
@@ -342,14 +336,10 @@ class DynamoDBLedgerStore:
 
     def _block_action(self, block: Block) -> dict[str, Any]:
         item = {
-            "pk": {"S": LEDGER},
-            "sk": {"S": f"block#{block.key}"},
-            "doc": {"S": _dumps(block.to_json())},
+            "pk": {"S": LEDGER}, "sk": {"S": f"block#{block.key}"}, "doc": {"S": _dumps(block.to_json())},
             "version": {"N": str(block.version)},
-            "unlocked_eps": _num(block.unlocked.epsilon),
-            "unlocked_delta": _num(block.unlocked.delta),
-            "remaining_eps": _num(block.remaining.epsilon),
-            "remaining_delta": _num(block.remaining.delta),
+            "unlocked_eps": _num(block.unlocked.epsilon), "unlocked_delta": _num(block.unlocked.delta),
+            "remaining_eps": _num(block.remaining.epsilon), "remaining_delta": _num(block.remaining.delta),
         }
         if block.version == 1:
             return self._create(item)
@@ -362,10 +352,8 @@ class DynamoDBLedgerStore:
             take = prior.unlocked - block.unlocked
             use = prior.remaining - block.remaining
             for name, amount in (
-                ("unlocked_eps", take.epsilon),
-                ("unlocked_delta", take.delta),
-                ("remaining_eps", use.epsilon),
-                ("remaining_delta", use.delta),
+                ("unlocked_eps", take.epsilon), ("unlocked_delta", take.delta),
+                ("remaining_eps", use.epsilon), ("remaining_delta", use.delta),
             ):
                 if amount > 0:
                     condition += f" AND {name} >= :{name}"
@@ -374,9 +362,7 @@ class DynamoDBLedgerStore:
 
     def _analyst_action(self, analyst: Analyst) -> dict[str, Any]:
         item = {
-            "pk": {"S": LEDGER},
-            "sk": {"S": f"analyst#{analyst.name}"},
-            "doc": {"S": _dumps(analyst.to_json())},
+            "pk": {"S": LEDGER}, "sk": {"S": f"analyst#{analyst.name}"}, "doc": {"S": _dumps(analyst.to_json())},
             "version": {"N": str(analyst.version)},
         }
         if analyst.version == 1:
@@ -442,11 +428,8 @@ class DynamoDBLedgerStore:
 
     def _claim_action(self, claim: Claim) -> dict[str, Any]:
         item = {
-            "pk": {"S": LEDGER},
-            "sk": {"S": f"claim#{claim.id}"},
-            "doc": {"S": _dumps(claim.to_json())},
-            "version": {"N": str(claim.version)},
-            "state": {"S": claim.state.value},
+            "pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}, "doc": {"S": _dumps(claim.to_json())},
+            "version": {"N": str(claim.version)}, "state": {"S": claim.state.value},
         }
         if claim.version == 1:
             return self._create(item)
