@@ -209,7 +209,7 @@ def run_demo(workdir: Path) -> None:
     console.print(f"  → {again.id} (the same submission; nothing charged twice)")
 
     console.print(Rule("Admitted jobs run on local Spark"))
-    running = [i for i in ids.values() if gateway.state().claim(i).state.holds_allocation]
+    running = [i for i in ids.values() if gateway.claim(i).state.holds_allocation]
     with Live(render.claims_table(_claims(gateway, ids)), console=console, refresh_per_second=2) as live:
         while any(gateway.status(i).state.holds_allocation for i in running):
             time.sleep(1)
@@ -236,9 +236,8 @@ def run_demo(workdir: Path) -> None:
             f"{claim.id} ({claim.analyst}, {claim.demand}) is still waiting: its blocks have not unlocked enough "
             "budget yet. Later arrivals on those days unlock more; `dpgw schedule` admits it once it fits."
         )
-    console.print(f"Ledger: {ledger_dir}  ·  audit trail: {ledger_dir / 'audit.jsonl'}")
+    console.print(f"Ledger: {ledger_dir}  ·  history and audit trail: {ledger_dir / 'history-*.jsonl'}")
 
 
 def _claims(gateway: Gateway, ids: dict[str, str]) -> list[Any]:
-    state = gateway.state()
-    return [state.claim(i) for i in ids.values()]
+    return [gateway.claim(i) for i in ids.values()]

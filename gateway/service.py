@@ -51,7 +51,7 @@ from gateway.errors import (
     SubmissionNotFoundError,
 )
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, Launcher, RunState, RunStatus
-from gateway.ledger.base import LedgerStore
+from gateway.ledger.base import LedgerStore, find_claim, full_view
 
 T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
@@ -140,11 +140,15 @@ class Gateway:
         return self._commit_step(step)[0]
 
     def _commit_step(
-        self, step: Callable[[core.LedgerState, dt.datetime], core.Step]
+        self, step: Callable[[core.LedgerState, dt.datetime], core.Step], start: core.LedgerState | None = None
     ) -> tuple[core.LedgerState, core.Change]:
-        """Read, compute, commit conditionally; on a conflict read again. A step that raises is final."""
+        """Read, compute, commit conditionally; on a conflict read again. A step that raises is final.
+
+        ``start``: a state this gateway just committed or loaded, used for the first attempt instead of a
+        load (every write is conditional, so a stale one costs a conflict and a fresh read, never a wrong write).
+        """
         for attempt in range(self.max_retries):
-            old = self.store.load()
+            old = start if attempt == 0 and start is not None else self.store.load()
             new, events = step(old, self.clock())
             change = core.diff(old, new, events)
             try:
@@ -159,7 +163,12 @@ class Gateway:
         )
 
     def state(self) -> core.LedgerState:
+        """The live state: settings, data sets, analysts, blocks and the claims not yet finished."""
         return self.store.load()
+
+    def claim(self, claim_id: str) -> Claim:
+        """A submission, live or finished (from history); ``SubmissionNotFoundError`` if there is none."""
+        return _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, None)
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -240,19 +249,24 @@ class Gateway:
                 f"unknown launcher {launcher!r}; available: {', '.join(sorted(self.launchers))}"
             )
         claim = core.prepare_claim(state, spec, self.clock(), submission_id_for(spec), launcher)
-        existing = core.existing_submission(state, claim)
+        existing = core.existing_submission(state, claim) or core.same_query(self.store.history_claim(claim.id), claim)
         if existing is not None:
             return existing
         if self.locate is not None:  # the granted partitions must be there: fail before any charge
             self.locate(state.dataset(spec.dataset), [state.blocks[key].day for key in claim.blocks])
 
-        self._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now))
+        def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
+            if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:
+                return s, []  # a retry raced the first submission, which has finished already
+            return core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now)
+
+        self._commit_step(arrive, state)  # starts from the state just read: no second load
         self.checkpoint("submitted")
         if schedule:
             failure = self._schedule_pass().failures.get(claim.id)
             if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
                 raise failure
-        return self.store.load().claim(claim.id)
+        return self.claim(claim.id)
 
     def preview(self, spec: QuerySpec, analyst: str | None = None) -> Preview:
         """Would ``spec`` be admitted now on a quiet ledger, why not, and how many more copies could be granted.
@@ -278,13 +292,17 @@ class Gateway:
     def _schedule_pass(self) -> _Pass:
         run = _Pass()
         report = run.report
-        self._recover_launches(run)
-        report.finished = self.reconcile(run=run)
+        state = self.store.load()
+        if self._recover_launches(run, state):
+            state = self.store.load()
+        report.finished = self.reconcile(run=run, state=state)
+        if report.finished:
+            state = self.store.load()
         at = self.clock()
-        for keys in core.clock_releases(self.store.load(), at, BLOCKS_PER_COMMIT):
-            self._advance_clock(at, keys)
-        while True:
-            state, change = self._commit_step(lambda s, now: core.schedule_next(s, now, clock_at=at))
+        for keys in core.clock_releases(state, at, BLOCKS_PER_COMMIT):
+            state = self._advance_clock(at, keys)
+        while True:  # each admission step starts from the state the previous one committed
+            state, change = self._commit_step(lambda s, now: core.schedule_next(s, now, clock_at=at), state)
             if not change.claims:
                 break
             for claim in change.claims:
@@ -317,18 +335,20 @@ class Gateway:
             run.fail(claim.id, exc)
             return None
 
-    def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> None:
-        self._mutate(lambda s, now: core.advance_clock(s, at, keys))
+    def _advance_clock(self, at: dt.datetime, keys: tuple[str, ...]) -> core.LedgerState:
+        return self._mutate(lambda s, now: core.advance_clock(s, at, keys))
 
-    def _recover_launches(self, run: _Pass) -> None:
+    def _recover_launches(self, run: _Pass, state: core.LedgerState) -> bool:
         """LAUNCHING claims left by a gateway that stopped: record the run if it exists, else release.
 
         A launch younger than ``launch_lease`` may still be under way in a live gateway: left alone.
+        Returns whether there were any.
         """
         now = self.clock()
-        for claim in self.store.load().claims.values():
-            if claim.state is ClaimState.LAUNCHING:
-                self._confined(run, claim, partial(self._recover_launch, claim, now, run.report))
+        launching = [c for c in state.claims.values() if c.state is ClaimState.LAUNCHING]
+        for claim in launching:
+            self._confined(run, claim, partial(self._recover_launch, claim, now, run.report))
+        return bool(launching)
 
     def _launcher_of(self, claim: Claim) -> Launcher:
         name = claim.launcher or self.default_launcher
@@ -399,7 +419,7 @@ class Gateway:
         try:
             self._mutate(lambda s, now: core.record_run(s, claim.id, run_id, now))
         except LedgerConflictError:
-            current = self.store.load().claim(claim.id)
+            current = self.claim(claim.id)
             if current.run_id == run_id and current.state in RECORDED_RUN_STATES:
                 return "skipped"  # a recovering gateway found our run and recorded it first
             raise GatewayInternalError(
@@ -418,14 +438,17 @@ class Gateway:
             return "skipped"  # another gateway moved it first
         return "released"
 
-    def reconcile(self, only: str | None = None, run: _Pass | None = None) -> list[str]:
+    def reconcile(
+        self, only: str | None = None, run: _Pass | None = None, state: core.LedgerState | None = None
+    ) -> list[str]:
         """Poll running jobs and record the ones that ended; returns their ids.
 
         Within a scheduling pass (``run``), a job that cannot be polled is noted in its report and stays
-        running (charged when it is seen to end); the other jobs are still followed.
+        running (charged when it is seen to end); the other jobs are still followed. ``state``: the pass's
+        snapshot, to find the running jobs without another load.
         """
         finished = []
-        for claim in self.store.load().claims.values():
+        for claim in list((state or self.store.load()).claims.values()):
             if claim.state is not ClaimState.RUNNING or (only and claim.id != only):
                 continue
             if run is None:
@@ -499,8 +522,8 @@ class Gateway:
 
     def forecast(self, claim_id: str, analyst: str | None = None) -> Forecast:
         """When the claim can be admitted if nothing else competes, or why it never will (``analyst``: theirs only)."""
-        state = self.store.load()
-        _visible(state, claim_id, analyst)
+        state = full_view(self.store)  # recent finished claims count as arrivals for the estimate
+        _visible(state.claims.get(claim_id), claim_id, analyst)
         return forecast(state, claim_id, self.clock())
 
     def audit(self) -> list[AuditEvent]:
@@ -516,14 +539,15 @@ class Gateway:
 
     def dashboard(self, viewer: str | None) -> Dashboard:
         """The dashboard's content as ``viewer`` may see it (None: an operator, who sees every query)."""
-        return build_dashboard(self.store.load(), self.store.audit(), self.clock(), viewer)
+        # The full view: forecasts count recent arrivals, finished ones included.
+        return build_dashboard(full_view(self.store), self.store.audit(), self.clock(), viewer)
 
     def status(self, claim_id: str, analyst: str | None = None) -> Claim:
         """One submission, refreshed if its job is running; ``analyst`` set: only one of theirs."""
-        claim = _visible(self.store.load(), claim_id, analyst)
+        claim = _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, analyst)
         if claim.state is ClaimState.RUNNING:
             self.reconcile(only=claim_id)
-            claim = self.store.load().claim(claim_id)
+            claim = self.claim(claim_id)
         return claim
 
     def job_log(self, claim: Claim) -> str | None:
@@ -533,8 +557,8 @@ class Gateway:
         return self.launchers[claim.launcher].poll(claim.run_id, claim.id).log_uri
 
     def submissions(self, analyst: str | None = None) -> list[Claim]:
-        """Every submission (``analyst`` set: only theirs), oldest first."""
-        claims = self.store.load().claims.values()
+        """Every submission (``analyst`` set: only theirs), oldest first: live ones and history's."""
+        claims = full_view(self.store).claims.values()
         return sorted((c for c in claims if analyst in (None, c.analyst)), key=lambda c: (c.submitted_at, c.id))
 
     def result(self, claim_id: str, analyst: str | None = None) -> Claim:
@@ -547,8 +571,11 @@ class Gateway:
 
     def cancel(self, claim_id: str, analyst: str | None = None) -> Claim:
         """Withdraw a pending submission (``analyst`` set: only one of theirs); admitted ones are past recall."""
-        _visible(self.store.load(), claim_id, analyst)
-        return self._mutate(lambda s, now: core.cancel(s, claim_id, now)).claim(claim_id)
+        claim = _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, analyst)
+        if core.is_finished(claim):  # in history: says why it cannot be cancelled
+            claim.transition(ClaimState.CANCELLED, (ClaimState.PENDING,), self.clock())
+        _, change = self._commit_step(lambda s, now: core.cancel(s, claim_id, now))
+        return next(c for c in change.claims if c.id == claim_id)
 
     def wait(
         self,
@@ -585,9 +612,8 @@ def _with_analyst(spec: QuerySpec, analyst: str | None) -> QuerySpec:
     return spec.model_copy(update={"analyst": analyst})
 
 
-def _visible(state: core.LedgerState, claim_id: str, analyst: str | None) -> Claim:
+def _visible(claim: Claim | None, claim_id: str, analyst: str | None) -> Claim:
     """A submission the caller may see: another analyst's is reported exactly like a missing one."""
-    claim = state.claims.get(claim_id)
     if claim is not None and analyst in (None, claim.analyst):
         return claim
     raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status")

@@ -10,7 +10,7 @@ re-reads and recomputes).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -158,6 +158,41 @@ def apply(state: LedgerState, change: Change) -> LedgerState:
     return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets, analysts=change.analysts)
 
 
+def utc_month() -> str:
+    """The month history written now is filed under (history segments and partitions are monthly)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m")
+
+
+def is_finished(claim: Claim) -> bool:
+    """A claim the scheduler never looks at again: it leaves the live state for the history."""
+    return claim.state.is_terminal
+
+
+def finished_claims(change: Change) -> tuple[Claim, ...]:
+    """The claims a change finishes (or records finished at once, e.g. rejected on arrival)."""
+    return tuple(c for c in change.claims if is_finished(c))
+
+
+def apply_live(state: LedgerState, change: Change) -> LedgerState:
+    """The live state a history-keeping store holds after ``change``: finished claims have moved to history."""
+    new = apply(state, change)
+    done = [c.id for c in change.claims if is_finished(c)]
+    if not done and not any(is_finished(c) for c in state.claims.values()):
+        return new
+    return replace(new, claims={k: c for k, c in new.claims.items() if not is_finished(c)})
+
+
+def check_history(change: Change, recorded: Callable[[str], bool]) -> None:
+    """The commit condition's other half: a new claim must not reuse the id of one already in history.
+
+    (A claim's id is derived from its client id: a retry that races the original's finish must find the
+    finished claim, never start a second submission under the same id.)
+    """
+    for claim in change.claims:
+        if claim.version == 1 and recorded(claim.id):
+            raise LedgerConflictError(f"submission {claim.id} is already recorded (finished)")
+
+
 # --- operations -----------------------------------------------------------------------------------
 
 Step = tuple[LedgerState, list[AuditEvent]]
@@ -271,7 +306,11 @@ def demand_of(spec: QuerySpec, settings: PolicySettings) -> Budget:
 
 def existing_submission(state: LedgerState, claim: Claim) -> Claim | None:
     """The earlier submission with the same client id, if any; a different query under it is an error."""
-    old = state.claims.get(claim.id)
+    return same_query(state.claims.get(claim.id), claim)
+
+
+def same_query(old: Claim | None, claim: Claim) -> Claim | None:
+    """``old`` if it is the same query as ``claim`` (a retry), None if there is none; else an error."""
     if old is None:
         return None
     if old.spec != claim.spec:
@@ -345,13 +384,13 @@ def schedule(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | None 
 
 def start_launch(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
     """Record the intent to launch before calling the launcher, so a crash leaves a trace to reconcile."""
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     launching = claim.transition(ClaimState.LAUNCHING, (ClaimState.ADMITTED,), now)
     return state.with_(claims=[launching]), []
 
 
 def record_run(state: LedgerState, claim_id: str, run_id: str, now: dt.datetime) -> Step:
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     running = claim.transition(ClaimState.RUNNING, (ClaimState.LAUNCHING,), now, run_id=run_id)
     event = AuditEvent(now, "launched", claim.id, claim.analyst, claim.blocks, reason=f"{claim.launcher} {run_id}")
     return state.with_(claims=[running]), [event]
@@ -376,7 +415,7 @@ def finish(
     The audit event records the amount charged and what was returned; ``detail`` (operator only) is
     stored on the claim, never in the audit trail.
     """
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     to = ClaimState.SUCCEEDED if succeeded else ClaimState.FAILED
     charged = claim.demand
     if succeeded and spent is not None and spent.is_non_negative() and spent.fits_in(claim.demand):
@@ -412,7 +451,7 @@ def release(state: LedgerState, claim_id: str, reason: str, now: dt.datetime) ->
     cumulative, so that step releases all of it at once where Go trickles it out (εG/N per arrival, pro rata
     per period). Locked is derived, so lowering allocated alone re-locks it.
     """
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     released = claim.transition(ClaimState.RELEASED, (ClaimState.ADMITTED, ClaimState.LAUNCHING), now, reason=reason)
     to_locked = state.settings.release_to == "locked"
     blocks = []
@@ -430,7 +469,7 @@ def cancel(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
     Under round robin a waiting claim may have accumulated budget on its blocks (``held``): that goes
     back to the blocks' unlocked budget, as when a claim leaves the queue any other way.
     """
-    claim = state.claim(claim_id)
+    claim = _live(state, claim_id)
     cancelled = claim.transition(ClaimState.CANCELLED, (ClaimState.PENDING,), now, reason="cancelled by the analyst")
     accounts = BlockAccounts(state.blocks)
     accounts.forget(claim.blocks, claim.id)
@@ -512,3 +551,11 @@ def schedule_next(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | 
     if not same:
         return whole, events
     return state.with_(blocks=[after.blocks[k] for k in touched], claims=[after.claims[chosen]]), step_events
+
+
+def _live(state: LedgerState, claim_id: str) -> Claim:
+    """A claim a transition starts from; one already finished (moved to history) was moved by another writer."""
+    claim = state.claims.get(claim_id)
+    if claim is None:
+        raise LedgerConflictError(f"submission {claim_id} is not live: it finished or was never recorded here")
+    return claim

@@ -1,10 +1,16 @@
-"""The ledger store port: load a snapshot, commit a conditional change, read the audit trail."""
+"""The ledger store port: load the live state, commit a conditional change, read the history.
+
+The live state holds what scheduling needs (settings, data sets, analysts, blocks, claims not yet
+finished); finished claims and audit events are history, appended in the same atomic commit that
+finishes them and read only by status, result, audit and reports.
+"""
 
 from __future__ import annotations
 
 import warnings
 from typing import Protocol
 
+from gateway.core.claims import Claim
 from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
 
@@ -26,7 +32,7 @@ class LedgerStore(Protocol):
         ...
 
     def load(self) -> LedgerState:
-        """A consistent snapshot; raises LedgerNotFoundError if there is no ledger."""
+        """A consistent snapshot of the live state; raises LedgerNotFoundError if there is no ledger."""
         ...
 
     def commit(self, change: Change) -> None: ...
@@ -35,6 +41,26 @@ class LedgerStore(Protocol):
         """Every committed audit event, oldest first."""
         ...
 
+    def history_claim(self, claim_id: str) -> Claim | None:
+        """A finished claim by id (with its result and detail), or None if history has no such claim."""
+        ...
+
+    def history_claims(self) -> list[Claim]:
+        """Every finished claim in history (in no particular order)."""
+        ...
+
+
+def full_view(store: LedgerStore) -> LedgerState:
+    """The live state with every finished claim added back: for reports that read all of history."""
+    state = store.load()
+    finished = [c for c in store.history_claims() if c.id not in state.claims]
+    return state.with_(claims=finished) if finished else state
+
+
+def find_claim(store: LedgerStore, state: LedgerState, claim_id: str) -> Claim | None:
+    """A claim from the live state, else from history."""
+    return state.claims.get(claim_id) or store.history_claim(claim_id)
+
 
 class DamagedAuditWarning(UserWarning):
     """An audit record could not be read (a torn or corrupted line); readers skip it and say where."""
@@ -42,3 +68,4 @@ class DamagedAuditWarning(UserWarning):
 
 def warn_damaged_audit(where: str, reason: str) -> None:
     warnings.warn(f"skipped a damaged audit record at {where}: {reason}", DamagedAuditWarning, stacklevel=3)
+

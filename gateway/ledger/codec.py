@@ -7,7 +7,7 @@ touches and the document is assembled by joining strings: commits stay cheap as 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import InvalidOperation
 from typing import Any
 
@@ -19,12 +19,16 @@ from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayError, LedgerError
 
-FORMAT = 1
+FORMAT = 1  # one document: live records and finished claims alike
+SPLIT_FORMAT = 2  # the live document of a store that keeps finished claims in history segments
 SECTIONS = ("datasets", "blocks", "claims", "analysts")  # "analysts" may be absent: ledgers before team mode
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+encode_record = _dumps  # a record's stored JSON text, as the document holds it
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,13 @@ class EncodedDocument:
     commit: int
     records: dict[str, dict[str, str]]  # section -> key -> record JSON
     events: str = "[]"  # the audit events of the commit that produced this document (the S3 store's outbox)
+    # Split format only: each history segment's committed size in bytes (what lies beyond is an interrupted
+    # commit's, never read and cut off by the next commit), and the last commit of the format-1 audit file.
+    history: dict[str, int] | None = None
+    legacy_commit: int = 0
+    # S3's split format only: the claims this commit finished (its outbox, copied out to history objects by
+    # the next commit like ``events``); None in a format-1 document.
+    finished: dict[str, str] | None = None
 
     @classmethod
     def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
@@ -54,6 +65,9 @@ class EncodedDocument:
             commit=int(document["commit"]),
             records={s: {k: _dumps(v) for k, v in document.get(s, {}).items()} for s in SECTIONS},
             events=_dumps(document.get("events", [])),
+            history={str(k): int(v) for k, v in document["history"].items()} if "history" in document else None,
+            legacy_commit=int(document.get("legacy_commit", 0)),
+            finished={str(k): _dumps(v) for k, v in document["finished"].items()} if "finished" in document else None,
         )
 
     def with_change(self, change: Change) -> EncodedDocument:
@@ -65,14 +79,38 @@ class EncodedDocument:
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
         events = _dumps([e.to_json() for e in change.events])
-        return EncodedDocument(self.settings, self.commit + 1, records, events)
+        return EncodedDocument(
+            self.settings, self.commit + 1, records, events, self.history, self.legacy_commit, self.finished
+        )
+
+    def with_live_change(
+        self, change: Change, state: LedgerState, upgrading: bool
+    ) -> tuple[EncodedDocument, tuple[Claim, ...]]:
+        """The next live document, and the claims it hands to history: those the change finishes, plus (on a
+        format-1 document's first write, ``upgrading``) every finished claim it still holds."""
+        finished = tuple(c for c in change.claims if c.state.is_terminal)
+        if upgrading:
+            finished = (*(c for c in state.claims.values() if c.state.is_terminal), *finished)
+        document = self.with_change(change)
+        gone = {c.id for c in finished}
+        if not gone:
+            return document, finished
+        claims = {k: v for k, v in document.records["claims"].items() if k not in gone}
+        return replace(document, records={**document.records, "claims": claims}), finished
 
     def text(self) -> str:
         sections = ",".join(
             f'"{s}":{{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.records[s].items()) + "}" for s in SECTIONS
         )
+        split = self.history is not None or self.finished is not None
+        extra = ""
+        if self.history is not None:
+            extra += f',"history":{_dumps(self.history)},"legacy_commit":{self.legacy_commit}'
+        if self.finished is not None:
+            extra += ',"finished":{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.finished.items()) + "}"
         return (
-            f'{{"format":{FORMAT},"commit":{self.commit},"settings":{self.settings},{sections},"events":{self.events}}}'
+            f'{{"format":{SPLIT_FORMAT if split else FORMAT},"commit":{self.commit},"settings":{self.settings},'
+            f'{sections},"events":{self.events}{extra}}}'
         )
 
 
@@ -87,13 +125,17 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError(f"the document is a JSON {type(data).__name__}, not an object")
-        if data.get("format") != FORMAT:
+        if data.get("format") not in (FORMAT, SPLIT_FORMAT):
             raise ValueError(f"unsupported ledger format {str(data.get('format'))[:40]!r}")
         for section in SECTIONS:
             if not isinstance(data.get(section, {} if section == "analysts" else None), dict):
                 raise ValueError(f"{section!r} must be an object of records")
         if not isinstance(data.get("events", []), list):
             raise ValueError("'events' must be a list")
+        if not isinstance(data.get("finished", {}), dict):
+            raise ValueError("'finished' must be an object of claims")
+        if not isinstance(data.get("history", {}), dict):
+            raise ValueError("'history' must be an object of segment sizes")
         state = LedgerState(
             settings=PolicySettings.model_validate(data["settings"]),
             datasets={k: _keyed(k, Dataset.model_validate(v), "name") for k, v in data["datasets"].items()},

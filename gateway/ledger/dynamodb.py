@@ -2,7 +2,11 @@
 
 Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>`` or
 ``claim#<id>``, ``analyst#<name>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
-``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order). Every
+``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order), and
+``pk="finished#<id>"``, ``sk="claim"`` for each finished claim (history: a load queries the live
+partition only, so its cost follows the live work, not the ledger's age). The transaction that
+finishes a claim deletes its live item and creates its history item; one that creates a claim checks
+that no history item has its id (an idempotent retry after the finish finds the finished claim). Every
 record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
 (ε and δ) as numbers (basic accounting only: RDP curves stay in ``doc`` and are conditioned on the
 version alone), and a claim its ``state``.
@@ -29,7 +33,7 @@ from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
-from gateway.core.ledger import AuditEvent, Change, LedgerState
+from gateway.core.ledger import AuditEvent, Change, LedgerState, is_finished
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import (
     GatewayError,
@@ -66,6 +70,9 @@ class DynamoDBLedgerStore:
         self._seen_blocks: dict[str, Block] = {}
         self._seen_claims: dict[str, Claim] = {}
         self._decoded: dict[str, tuple[str, Any]] = {}  # sk -> (version, decoded record)
+        # Finished claims still in the live partition (a table written before the split): moved to history
+        # a few at a time by later commits.
+        self._legacy_finished: dict[str, Claim] = {}
 
     @property
     def client(self) -> Any:
@@ -142,6 +149,7 @@ class DynamoDBLedgerStore:
         blocks: dict[str, Block] = {}
         claims: dict[str, Claim] = {}
         analysts: dict[str, Analyst] = {}
+        self._legacy_finished = {}
         for item in self._query(LEDGER):
             kind, _, key = item["sk"]["S"].partition("#")
             record = self._decode(kind, item)
@@ -151,6 +159,8 @@ class DynamoDBLedgerStore:
                 datasets[key] = record
             elif kind == "block":
                 blocks[key] = record
+            elif kind == "claim" and is_finished(record):
+                self._legacy_finished[key] = record
             elif kind == "claim":
                 claims[key] = record
             elif kind == "analyst":
@@ -164,6 +174,8 @@ class DynamoDBLedgerStore:
     def _decode(self, kind: str, item: dict[str, Any]) -> Any:
         """A record's object, decoded again only when its version moved (decoding dominates a load)."""
         sk, version = item["sk"]["S"], item.get("version", {}).get("N", "0")
+        if item["pk"]["S"] != LEDGER:  # a history item: keyed by its partition
+            sk = item["pk"]["S"]
         cached = self._decoded.get(sk)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -184,6 +196,39 @@ class DynamoDBLedgerStore:
             ) from exc
         self._decoded[sk] = (version, record)
         return record
+
+    def history_claim(self, claim_id: str) -> Claim | None:
+        for key in (
+            {"pk": {"S": f"finished#{claim_id}"}, "sk": {"S": "claim"}},
+            {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim_id}"}},
+        ):
+            try:
+                item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            except client_errors() as exc:
+                raise unavailable(self.url, exc) from exc
+            if item is not None:
+                claim: Claim = self._decode("claim", item)
+                return claim if is_finished(claim) else None
+        return None
+
+    def history_claims(self) -> list[Claim]:
+        """Every finished claim: a scan of the history items (for reports), plus any not yet moved."""
+        self.load()
+        found = dict(self._legacy_finished)
+        try:
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=self.table,
+                FilterExpression="begins_with(pk, :f)",
+                ExpressionAttributeValues={":f": {"S": "finished#"}},
+                ConsistentRead=True,
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    claim: Claim = self._decode("claim", item)
+                    found[claim.id] = claim
+        except client_errors() as exc:
+            raise unavailable(self.url, exc) from exc
+        return list(found.values())
 
     def audit(self) -> list[AuditEvent]:
         events: list[AuditEvent] = []
@@ -208,6 +253,9 @@ class DynamoDBLedgerStore:
         for attempt in range(self.backoff.attempts):
             try:
                 self.client.transact_write_items(TransactItems=actions)
+                for action in actions:  # moved out of the live partition: no longer to migrate
+                    key = action.get("Delete", {}).get("Key", {}).get("sk", {}).get("S", "")
+                    self._legacy_finished.pop(key.removeprefix("claim#"), None)
                 return
             except client_errors() as exc:
                 code = error_code(exc)
@@ -255,10 +303,20 @@ class DynamoDBLedgerStore:
             actions.append(self._create(item))
         for block in change.blocks:
             actions.append(self._block_action(block))
+        guards = []
         for claim in change.claims:
-            actions.append(self._claim_action(claim))
+            writes, guard = self._claim_actions(claim)
+            actions.extend(writes)
+            guards.extend(guard)
         for analyst in change.analysts:
             actions.append(self._analyst_action(analyst))
+        # A new claim's guard (no history item has its id) goes in when the transaction has room: the service
+        # checks history itself after a consistent load, so the guard only backs it up for other writers.
+        room = MAX_ACTIONS - len(actions) - (1 if change.events else 0)
+        actions.extend(guards[: max(0, room)])
+        moves = (MAX_ACTIONS - len(actions) - (1 if change.events else 0)) // 2
+        for claim in list(self._legacy_finished.values())[: max(0, min(moves, 10))]:
+            actions.extend(self._move_to_history(claim))
         if change.events:
             item = {
                 "pk": {"S": AUDIT},
@@ -329,6 +387,63 @@ class DynamoDBLedgerStore:
         if analyst.version == 1:
             return self._create(item)
         return self._replace(item, "#v = :prev", {":prev": {"N": str(analyst.version - 1)}})
+
+    def _claim_actions(self, claim: Claim) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """A claim's writes (a live item while unfinished, else its history item, the live one deleted), and
+        the guard of a new claim: no history item holds its id."""
+        history_key = {"pk": {"S": f"finished#{claim.id}"}, "sk": {"S": "claim"}}
+        if not is_finished(claim):
+            live = self._claim_action(claim)
+            if claim.version > 1:
+                return [live], []
+            not_finished = {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": history_key,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            }
+            return [live], [not_finished]
+        item = {
+            **history_key,
+            "doc": {"S": _dumps(claim.to_json())},
+            "version": {"N": str(claim.version)},
+            "state": {"S": claim.state.value},
+        }
+        live_key = {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}}
+        if claim.version == 1:  # finished at once (rejected on arrival): no live item may hold the id
+            absent = {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": live_key,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            }
+            return [self._create(item), absent], []
+        put = self._claim_action(claim)["Put"]
+        delete = {"Delete": {k: v for k, v in put.items() if k != "Item"} | {"Key": live_key}}
+        return [self._create(item), delete], []
+
+    def _move_to_history(self, claim: Claim) -> list[dict[str, Any]]:
+        """A finished claim of a table written before the split: its live item becomes a history item."""
+        live_key = {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}}
+        item = {
+            "pk": {"S": f"finished#{claim.id}"},
+            "sk": {"S": "claim"},
+            "doc": {"S": _dumps(claim.to_json())},
+            "version": {"N": str(claim.version)},
+            "state": {"S": claim.state.value},
+        }
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": live_key,
+                "ConditionExpression": "#v = :prev",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":prev": {"N": str(claim.version)}},
+            }
+        }
+        return [delete, self._create(item)]
 
     def _claim_action(self, claim: Claim) -> dict[str, Any]:
         item = {

@@ -1,12 +1,15 @@
-"""A ledger on S3: one JSON document, replaced by compare-and-swap on its ETag.
+"""A ledger on S3: a live document replaced by compare-and-swap on its ETag, and create-only history objects.
 
-Layout under ``s3://bucket/prefix``: ``ledger.json`` (the snapshot, a commit counter and the audit
-events of the commit that wrote it) and ``audit/<commit>.json`` (the events of every earlier commit).
-Multi-object S3 writes are not atomic, so the snapshot is the only thing a commit changes: a commit
-first copies the *previous* commit's events out of the snapshot into a create-only audit object
-(``IfNoneMatch="*"``; whoever writes it first wins, every copy is identical), then puts the new
-snapshot with ``IfMatch`` on the ETag it read. A crash between the two writes loses no event (they are
-still in the snapshot) and invents none (only committed snapshots are copied out).
+Layout under ``s3://bucket/prefix``: ``ledger.json`` (the live state: settings, data sets, analysts,
+blocks, unfinished claims, a commit counter, plus the commit's *outbox*: its audit events and the
+claims it finished), ``audit/<commit>.json`` (the events of every earlier commit) and
+``claims/<id>.json`` (every finished claim, with its result). Multi-object S3 writes are not atomic,
+so the live document is the only thing a commit changes: a commit first copies the *previous*
+commit's outbox into create-only history objects (``IfNoneMatch="*"``; whoever writes one first wins,
+every copy is identical because it comes from a committed document), then puts the new live document
+with ``IfMatch`` on the ETag it read. A crash between the two writes loses nothing (the outbox is still
+in the live document) and invents nothing (only committed documents are copied out). A commit thus
+writes the live document and the previous commit's history objects, however long the history.
 
 A 412 (another writer replaced the snapshot) or 409 (a conditional write in flight) re-reads and
 re-checks the change's record versions: the change is still applied if none of its records moved,
@@ -15,14 +18,25 @@ and raises ``LedgerConflictError`` for the caller to recompute if one did.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from gateway.core.ledger import AuditEvent, Change, LedgerState, apply, check_versions
+from gateway.core.claims import Claim
+from gateway.core.ledger import (
+    AuditEvent,
+    Change,
+    LedgerState,
+    apply_live,
+    check_history,
+    check_versions,
+)
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
 from gateway.ledger.aws import Backoff, client_errors, error_code, make_client, unavailable
 from gateway.ledger.base import warn_damaged_audit
-from gateway.ledger.codec import EncodedDocument, decode_document, decode_events
+from gateway.ledger.codec import DECODE_ERRORS, EncodedDocument, decode_document, decode_events, encode_record
 
 SWAP_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
@@ -50,7 +64,7 @@ class S3LedgerStore:
         return self._key(f"audit/{commit:012d}.json")
 
     def create(self, settings: PolicySettings) -> None:
-        body = EncodedDocument.of_state(LedgerState(settings=settings), commit=0).text()
+        body = replace(EncodedDocument.of_state(LedgerState(settings=settings), commit=0), finished={}).text()
         try:
             self.client.put_object(
                 Bucket=self.bucket, Key=self._key("ledger.json"), Body=body.encode(), IfNoneMatch="*"
@@ -94,9 +108,11 @@ class S3LedgerStore:
         for attempt in range(self.backoff.attempts):
             state, document, etag = self._read()
             check_versions(state, change)
-            new_state = apply(state, change)  # checks every block's accounts before anything is written
-            self._copy_out_events(document)
-            new_document = document.with_change(change)
+            check_history(change, partial(self._was_finished, document))
+            new_state = apply_live(state, change)  # checks every block's accounts before anything is written
+            self._copy_out(document)
+            new_document, finished = document.with_live_change(change, state, upgrading=document.finished is None)
+            new_document = replace(new_document, finished={c.id: encode_record(c.to_json()) for c in finished})
             try:
                 response = self.client.put_object(
                     Bucket=self.bucket, Key=self._key("ledger.json"), Body=new_document.text().encode(), IfMatch=etag
@@ -112,16 +128,58 @@ class S3LedgerStore:
             f"the ledger at {self.url} kept changing during {self.backoff.attempts} attempts to commit"
         )
 
-    def _copy_out_events(self, document: EncodedDocument) -> None:
-        if document.commit == 0 or document.events == "[]":
-            return
+    def _copy_out(self, document: EncodedDocument) -> None:
+        """The committed document's outbox into create-only history objects (every copy is identical)."""
+        if document.commit > 0 and document.events != "[]":
+            self._create(self._audit_key(document.commit), document.events)
+        for claim_id, raw in (document.finished or {}).items():
+            self._create(self._claim_key(claim_id), raw)
+
+    def _create(self, key: str, body: str) -> None:
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._audit_key(document.commit), Body=document.events.encode(), IfNoneMatch="*"
-            )
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body.encode(), IfNoneMatch="*")
         except client_errors() as exc:
             if error_code(exc) not in SWAP_CODES:  # 412: already copied out by an earlier writer
                 raise unavailable(self.url, exc) from exc
+
+    def _claim_key(self, claim_id: str) -> str:
+        return self._key(f"claims/{claim_id}.json")
+
+    def _was_finished(self, document: EncodedDocument, claim_id: str) -> bool:
+        return self._finished_raw(document, claim_id) is not None
+
+    def _finished_raw(self, document: EncodedDocument, claim_id: str) -> str | bytes | None:
+        """A finished claim's JSON: from the live document's outbox, else its history object."""
+        if document.finished is not None and claim_id in document.finished:
+            return document.finished[claim_id]
+        try:
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._claim_key(claim_id))["Body"].read()
+        except client_errors() as exc:
+            if error_code(exc) in MISSING_CODES:
+                return None
+            raise unavailable(self.url, exc) from exc
+        return body
+
+    def history_claim(self, claim_id: str) -> Claim | None:
+        raw = self._finished_raw(self._read()[1], claim_id)
+        return None if raw is None else _decode_claim(raw, self.url)
+
+    def history_claims(self) -> list[Claim]:
+        document = self._read()[1]
+        found = {k: _decode_claim(v, self.url) for k, v in (document.finished or {}).items()}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key("claims/")
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    claim_id = item["Key"].rsplit("/", 1)[1].removesuffix(".json")
+                    if claim_id not in found:
+                        body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                        found[claim_id] = _decode_claim(body, self.url)
+        except client_errors() as exc:
+            raise unavailable(self.url, exc) from exc
+        return list(found.values())
 
     def audit(self) -> list[AuditEvent]:
         _, document, _ = self._read()
@@ -148,3 +206,12 @@ class S3LedgerStore:
             except ValueError as exc:
                 warn_damaged_audit(f"{self.url} commit {number}", str(exc))
         return events
+
+
+def _decode_claim(raw: str | bytes, where: str) -> Claim:
+    try:
+        return Claim.from_json(json.loads(raw))
+    except DECODE_ERRORS as exc:
+        raise LedgerError(
+            f"a finished claim in {where} is unreadable ({type(exc).__name__}); restore it from a backup"
+        ) from exc

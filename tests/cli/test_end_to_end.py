@@ -73,6 +73,7 @@ def test_submit_schedule_run_and_charge(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["result", third["id"]]) == 5
 
-    audit = [json.loads(line) for line in (tmp_path / "ledger" / "audit.jsonl").read_text().splitlines()]
-    kinds = [e["kind"] for line in audit for e in line["events"]]
+    segments = sorted((tmp_path / "ledger").glob("history-*.jsonl"))
+    audit = [json.loads(line) for path in segments for line in path.read_text().splitlines()]
+    kinds = [e["kind"] for line in audit for e in line.get("events", [])]
     assert kinds.count("charged") == 2 and kinds.count("submitted") == 3

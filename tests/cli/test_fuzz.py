@@ -30,6 +30,7 @@ from gateway.core.claims import ClaimState
 from gateway.demo import generate_purchases
 from gateway.launchers import RunState, RunStatus
 from gateway.ledger import FileLedgerStore
+from gateway.ledger.base import full_view
 
 GOOD: dict[str, Any] = {
     "engine": "tumult",
@@ -309,14 +310,14 @@ def check(template: Path, args: list[str], json_out: bool, spec: bytes | None = 
         if spec is not None:
             (Path(tmp) / "spec.yaml").write_bytes(spec)
             args = ["submit", str(Path(tmp) / "spec.yaml")]
-        before, state = digest(ledger), FileLedgerStore(ledger).load()
+        before, state = digest(ledger), full_view(FileLedgerStore(ledger))
         code, out, err = run_cli([*args, "--ledger", str(ledger), *(["--json"] if json_out else [])])
         assert code in STATES_OK, (args, code, out[-2000:], err[-2000:])
         assert "Traceback" not in out + err, (args, err[-3000:])
         if json_out:
             json.loads(out)  # exactly one JSON document, nothing else on stdout
         if code != 0 and digest(ledger) != before:  # only a rejected submission is recorded (exit 3)
-            after = FileLedgerStore(ledger).load()
+            after = full_view(FileLedgerStore(ledger))  # a rejected claim is finished: it is in history
             added = [c for k, c in after.claims.items() if k not in state.claims]
             assert args[0] == "submit" and code == 3 and after.blocks == state.blocks, (args, code, err)
             assert len(after.claims) == len(state.claims) + 1

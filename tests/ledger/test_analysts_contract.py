@@ -16,6 +16,7 @@ from gateway.errors import (
     LedgerConflictError,
     SubmissionNotFoundError,
 )
+from gateway.ledger.base import full_view
 from gateway.team import Analysts
 from tests.ledger.support import FileRunLauncher, check_books, gateway_for, setup_ledger, spec
 
@@ -64,7 +65,7 @@ def test_an_analyst_change_is_conditional(make_store):
     gw.store.commit(change)
     with pytest.raises(LedgerConflictError):
         make_store().commit(change)  # a second create of the same name
-    assert make_store().load().analysts["bob"] == twin
+    assert full_view(make_store()).analysts["bob"] == twin
 
 
 def test_cancel_a_pending_submission_holds_nothing(make_store, tmp_path):
@@ -85,7 +86,7 @@ def test_cancel_a_pending_submission_holds_nothing(make_store, tmp_path):
     gw.submit(spec("0.3", "y", analyst="ann"))  # the third arrival unlocks everything: it would now fit
     report = gw.schedule()
     assert waiting.id not in report.admitted
-    state = make_store().load()
+    state = full_view(make_store())
     assert state.claims[waiting.id].state is ClaimState.CANCELLED
     events = make_store().audit()
     assert [e.kind for e in events if e.submission_id == waiting.id] == ["submitted", "cancelled"]
@@ -95,11 +96,11 @@ def test_cancel_a_pending_submission_holds_nothing(make_store, tmp_path):
 def test_cancel_under_round_robin_returns_what_the_claim_accumulated(make_store, tmp_path):
     gw = gateway_for(setup_ledger(make_store(), policy="rr-n").store, FileRunLauncher(tmp_path / "runs"))
     waiting = gw.submit(spec("0.9", "w", analyst="ann"))
-    before = make_store().load()
+    before = full_view(make_store())
     assert waiting.state is ClaimState.PENDING
     assert any(waiting.id in b.held for b in before.blocks.values())  # it accumulated budget while waiting
     gw.cancel(waiting.id)
-    after = make_store().load()
+    after = full_view(make_store())
     for key, block in after.blocks.items():
         assert waiting.id not in block.held
         old = before.blocks[key]
@@ -127,4 +128,4 @@ def test_a_ledger_written_before_team_mode_loads(make_store, tmp_path):
     legacy = make_store()
     assert legacy.load().analysts == {} and len(legacy.load().blocks) == 2
     Analysts(gateway_for(legacy)).add("ann")
-    assert set(make_store().load().analysts) == {"ann"}
+    assert set(full_view(make_store()).analysts) == {"ann"}

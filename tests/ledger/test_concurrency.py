@@ -15,6 +15,7 @@ import pytest
 
 from gateway.core.claims import ClaimState
 from gateway.ledger import open_store
+from gateway.ledger.base import full_view
 from tests.ledger.conftest import BUCKET
 from tests.ledger.support import (
     FileRunLauncher,
@@ -44,7 +45,7 @@ def test_racing_gateways_never_overspend_nor_double_charge(kind, server_env, tmp
         p.join(300)
     assert [p.exitcode for p in procs] == [0] * PROCESSES
 
-    state = open_store(url).load()
+    state = full_view(open_store(url))
     events = open_store(url).audit()
     check_books(state, events)  # per block: granted - released = allocated + consumed <= capacity
     distinct_ids = {f"k{c}-{i}" for c in range(THREADS * 4) for i in range(PER_THREAD)}
@@ -75,7 +76,7 @@ def test_32_clients_finishing_jobs_while_others_are_admitted_keep_the_books(kind
         p.join(300)
     assert [p.exitcode for p in procs] == [0] * PROCESSES
 
-    state, events = open_store(url).load(), open_store(url).audit()
+    state, events = full_view(open_store(url)), open_store(url).audit()
     check_books(state, events)
     assert len(state.claims) == PROCESSES * THREADS * 2
     charged_during = sum(e.kind == "charged" for e in events)
@@ -86,7 +87,7 @@ def test_32_clients_finishing_jobs_while_others_are_admitted_keep_the_books(kind
     gw = gateway_for(open_store(url), launcher)
     gw.schedule()
     gw.schedule()
-    state, events = open_store(url).load(), open_store(url).audit()
+    state, events = full_view(open_store(url)), open_store(url).audit()
     check_books(state, events)
     launched = sorted(c.id for c in state.claims.values() if c.run_id is not None)
     assert launcher.runs() == launched  # every grant launched exactly once

@@ -12,6 +12,7 @@ from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import BlockRangeError, GatewayInternalError, LedgerConflictError, LedgerError, LedgerNotFoundError
+from gateway.ledger.base import full_view
 from tests.ledger.support import DATASET, FileRunLauncher, check_books, gateway_for, setup_ledger, spec
 
 
@@ -46,7 +47,7 @@ def test_commit_is_conditional_and_audited(make_store):
         store.commit(change)  # the same versions again: a repeated transition is refused, not re-applied
     with pytest.raises(LedgerConflictError):
         make_store().commit(change)  # also from another instance (another gateway)
-    after = make_store().load()
+    after = full_view(make_store())
     assert after.claims[claim_id].state is ClaimState.ADMITTED
     assert after.blocks["events/2026-10-01"].allocated == Budget.demand("0.4")
     assert [e.kind for e in make_store().audit()] == ["dataset-added", "blocks-added", "submitted", "granted"]
@@ -63,7 +64,7 @@ def test_a_change_applies_entirely_or_not_at_all(make_store):
     before_audit = make_store().audit()
     with pytest.raises(LedgerConflictError):
         gw.store.commit(change)
-    fresh = make_store().load()
+    fresh = full_view(make_store())
     assert fresh.claims[first].state is ClaimState.PENDING  # the claim record was not written either
     assert make_store().audit() == before_audit  # nor its audit event
 
@@ -76,7 +77,7 @@ def test_every_store_refuses_a_change_that_overspends_a_block(make_store):
     over = replace(block, unlocked=block.unlocked - taken, allocated=block.allocated + taken, version=block.version + 1)
     with pytest.raises(GatewayInternalError):
         gw.store.commit(core.Change(blocks=(over,)))
-    assert make_store().load().blocks[block.key] == block
+    assert full_view(make_store()).blocks[block.key] == block
 
 
 def test_idempotent_submission_from_two_gateways_at_once(make_store, tmp_path):
@@ -91,7 +92,7 @@ def test_idempotent_submission_from_two_gateways_at_once(make_store, tmp_path):
         other.store.commit(core.diff(snapshot, *steps[1]))
     # ... and the loser's retry finds the submission: nothing more is recorded.
     other._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, claim.spec, now, claim.id, "files"), now))
-    state = make_store().load()
+    state = full_view(make_store())
     assert list(state.claims) == [claim.id]
     assert state.blocks["events/2026-10-01"].arrivals == 1
     assert [e.kind for e in make_store().audit()].count("submitted") == 1
@@ -110,7 +111,7 @@ def test_lifecycle_through_the_gateway_balances_the_books(make_store, tmp_path):
     launcher.finish_all()
     report = gateway_for(make_store(), launcher).schedule()
     assert sorted(report.finished) == sorted([first.id, second.id])
-    state = make_store().load()
+    state = full_view(make_store())
     assert state.claims[first.id].state is ClaimState.SUCCEEDED
     assert state.blocks["events/2026-10-01"].consumed == Budget.demand("0.9")
     check_books(state, make_store().audit())
@@ -129,7 +130,7 @@ def test_release_returns_budget_and_rejection_is_audited(make_store, tmp_path):
     gw._mutate(lambda s, now: core.release(s, claim_id, "never started", now))
     with pytest.raises(LedgerConflictError):  # repeating a transition is refused, not double-counted
         gw._mutate(lambda s, now: core.release(s, claim_id, "never started", now))
-    state = make_store().load()
+    state = full_view(make_store())
     assert state.blocks["events/2026-10-02"].unlocked == Budget.capacity(1)
     events = make_store().audit()
     assert [e.kind for e in events if e.submission_id == too_big.id] == ["submitted", "rejected"]
@@ -151,7 +152,7 @@ def test_many_blocks_commit_in_chunks(make_store):
     gw = setup_ledger(make_store())
     added = gw.add_blocks("events", dt.date(2027, 1, 1), dt.date(2027, 4, 30), Budget.capacity(1))
     assert len(added) == 120
-    assert len(make_store().load().blocks) == 122
+    assert len(full_view(make_store()).blocks) == 122
 
 
 def test_a_clock_release_on_many_blocks_commits_in_chunks_then_admits(make_store, tmp_path):
@@ -166,18 +167,18 @@ def test_a_clock_release_on_many_blocks_commits_in_chunks_then_admits(make_store
     clock[0] = t0 + dt.timedelta(hours=12)  # every block half unlocked: 122 records move at once
     report = gw.schedule()
     assert report.admitted == [first]
-    state = make_store().load()
+    state = full_view(make_store())
     assert all(b.unlocked + b.allocated == Budget.demand("0.5") for b in state.blocks.values())
     assert state.blocks["events/2026-12-31"].allocated == Budget.demand("0.4")
-    assert gw.schedule().admitted == [] and make_store().load() == state  # the same instant again: no change
+    assert gw.schedule().admitted == [] and full_view(make_store()) == state  # the same instant again: no change
 
 
 def test_a_range_that_overlaps_with_another_capacity_in_a_later_chunk_adds_nothing(make_store):
     gw = setup_ledger(make_store())  # blocks 2026-10-01 and 2026-10-02, capacity 1
-    before = make_store().load()
+    before = full_view(make_store())
     with pytest.raises(BlockRangeError, match="already exist with another capacity"):
         gw.add_blocks("events", dt.date(2026, 6, 1), dt.date(2026, 10, 1), Budget.capacity(2))
-    assert make_store().load() == before
+    assert full_view(make_store()) == before
     assert [e.kind for e in make_store().audit()] == ["dataset-added", "blocks-added"]
 
 
@@ -189,8 +190,8 @@ def test_an_interrupted_range_is_resumed_by_adding_it_again(make_store):
     gw.add_blocks("events", dt.date(2026, 10, 10), dt.date(2026, 10, 12), Budget.capacity(1))  # a part that landed
     added = gw.add_blocks("events", dt.date(2026, 9, 1), dt.date(2027, 1, 31), Budget.capacity(1))
     assert len(added) == 153 - 5 and all(b.created_at is not None for b in added)
-    assert len(make_store().load().blocks) == 153
+    assert len(full_view(make_store()).blocks) == 153
     assert gw.add_blocks("events", dt.date(2026, 9, 1), dt.date(2027, 1, 31), Budget.capacity(1)) == []
     events = make_store().audit()
     assert sum(len(e.blocks) for e in events if e.kind == "blocks-added") == 153
-    check_books(make_store().load(), events)
+    check_books(full_view(make_store()), events)

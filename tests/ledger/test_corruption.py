@@ -13,7 +13,7 @@ from gateway.errors import LedgerError
 from gateway.ledger import FileLedgerStore
 from gateway.ledger.base import DamagedAuditWarning
 from tests.ledger.conftest import BUCKET
-from tests.ledger.support import FileRunLauncher, check_books, gateway_for, setup_ledger, spec
+from tests.ledger.support import FileRunLauncher, gateway_for, setup_ledger, spec
 
 
 def running(store, root):
@@ -106,31 +106,36 @@ def test_a_ledger_document_that_is_not_json_is_a_clear_ledger_error(ledger_dir, 
         FileLedgerStore(ledger_dir).load()
 
 
-def test_torn_and_corrupt_audit_lines_are_skipped_with_their_line_number(ledger_dir, capsys):
-    audit = ledger_dir / "audit.jsonl"
-    good = audit.read_bytes()
-    audit.write_bytes(good + b'{"commit": 99, "events": [{"at": "2026')  # a writer killed mid-line
+def test_torn_and_corrupt_history_lines_are_cut_off_or_skipped_with_their_line_number(ledger_dir, capsys):
+    (segment,) = ledger_dir.glob("history-*.jsonl")
+    good = segment.read_bytes()
+    segment.write_bytes(good + b'{"commit": 99, "events": [{"at": "2026')  # a writer killed mid-line
     store = FileLedgerStore(ledger_dir)
-    running(store, ledger_dir.parent).submit(spec("0.2", "two"))  # its line must stay whole after the torn one
-    after = len(audit.read_bytes().splitlines())
-    with open(audit, "ab") as handle:
-        handle.write(b"garbage\n[]\n" + b'{"commit": 3, "events": [{"kind": "x"}]}\n' + b"\xff\n")
+    running(store, ledger_dir.parent).submit(spec("0.2", "two"))  # cuts the torn tail off: never read
+    after = segment.read_bytes()
+    assert after.startswith(good) and b'"commit": 99' not in after
+    lines = len(after.splitlines())
+    # Damage inside the committed range (a bad disk): each damaged line is skipped with its line number.
+    damaged = after.splitlines()
+    damaged[1] = b"#" * len(damaged[1])  # same length: the committed size still ends where it did
+    segment.write_bytes(b"\n".join(damaged) + b"\n")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         events = store.audit()
-    lines = len(good.splitlines())
-    assert [str(w.message).split(" line ")[1].split(":")[0] for w in caught] == [
-        str(n) for n in (lines + 1, after + 1, after + 2, after + 3, after + 4)
-    ]
-    assert all(w.category is DamagedAuditWarning for w in caught)
-    assert [e.kind for e in events].count("submitted") == 2  # both submissions' events survived
-    check_books(store.load(), events)
+    assert [str(w.message).split(" line ")[1].split(":")[0] for w in caught] == ["2"]
+    assert all(w.category is DamagedAuditWarning for w in caught) and lines > 2
+    with open(segment, "ab") as handle:  # bytes past the committed size are an interrupted commit's: ignored
+        handle.write(b"garbage\n[]\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert store.audit() == events
+    assert len(caught) == 1  # still only the damaged line 2
 
     capsys.readouterr()
     assert main(["audit", "--json", "--ledger", str(ledger_dir)]) == 0
     out, err = capsys.readouterr()
     assert len(json.loads(out)) == len(events)
-    assert err.count("warning: skipped a damaged audit record") == 5 and "Traceback" not in err
+    assert err.count("warning: skipped a damaged audit record") == 1 and "Traceback" not in err
 
 
 def test_stale_temp_files_of_a_killed_writer_are_removed_by_the_next_commit(ledger_dir):

@@ -13,6 +13,7 @@ from gateway.core.budget import Budget
 from gateway.core.claims import ClaimState
 from gateway.errors import LedgerError
 from gateway.ledger import open_store
+from gateway.ledger.base import full_view
 from gateway.service import CHECKPOINTS, utc_now
 from tests.ledger.conftest import BUCKET
 from tests.ledger.support import FileRunLauncher, check_books, crashing_worker, gateway_for, setup_ledger, spec
@@ -44,7 +45,7 @@ def test_restart_after_a_kill_reconciles_exactly(ledger_url, stop_at, tmp_path):
     restarted.schedule()  # reconcile: recover or release interrupted launches, launch what was admitted
     launcher.finish_all()
     restarted.schedule()
-    state = open_store(ledger_url).load()
+    state = full_view(open_store(ledger_url))
     events = open_store(ledger_url).audit()
     check_books(state, events)
 
@@ -86,14 +87,14 @@ def commit_killer(url: str, runs: str) -> None:
 def test_a_gateway_killed_between_the_temp_file_and_the_rename_changes_nothing(tmp_path):
     url, runs = str(tmp_path / "ledger"), str(tmp_path / "runs")
     setup_ledger(open_store(url))
-    before = open_store(url).load()
+    before = full_view(open_store(url))
     child = multiprocessing.get_context("spawn").Process(target=commit_killer, args=(url, runs))
     child.start()
     child.join(120)
     assert child.exitcode == 17
     assert list((tmp_path / "ledger").glob(".ledger-*.tmp")), "the kill was meant to leave its temp file"
-    assert open_store(url).load() == before  # the snapshot never moved; its audit line is ignored
-    check_books(open_store(url).load(), open_store(url).audit())
+    assert full_view(open_store(url)) == before  # the snapshot never moved; its audit line is ignored
+    check_books(full_view(open_store(url)), open_store(url).audit())
 
     launcher = FileRunLauncher(runs)
     gw = gateway_for(open_store(url), launcher)
@@ -102,7 +103,7 @@ def test_a_gateway_killed_between_the_temp_file_and_the_rename_changes_nothing(t
     assert not list((tmp_path / "ledger").glob(".ledger-*.tmp"))  # the next commit removed the stale one
     launcher.finish_all()
     gw.schedule()
-    state, events = open_store(url).load(), open_store(url).audit()
+    state, events = full_view(open_store(url)), open_store(url).audit()
     check_books(state, events)
     assert [e.kind for e in events].count("submitted") == 1
     assert state.blocks["events/2026-10-02"].consumed == Budget.demand("0.5")
@@ -113,7 +114,7 @@ def test_a_write_that_fails_before_the_rename_leaves_no_temp_file(tmp_path, monk
 
     url = str(tmp_path / "ledger")
     setup_ledger(open_store(url))
-    before = open_store(url).load()
+    before = full_view(open_store(url))
 
     def disk_full(src, dst):
         raise OSError(28, "No space left on device")
@@ -124,8 +125,8 @@ def test_a_write_that_fails_before_the_rename_leaves_no_temp_file(tmp_path, monk
         gw.submit(spec("0.5", "first"))
     monkeypatch.undo()
     assert not list((tmp_path / "ledger").glob(".ledger-*.tmp"))
-    assert open_store(url).load() == before
-    check_books(open_store(url).load(), open_store(url).audit())
+    assert full_view(open_store(url)) == before
+    check_books(full_view(open_store(url)), open_store(url).audit())
 
 
 class BreaksMidLaunch(FileRunLauncher):
@@ -149,9 +150,9 @@ def test_a_launcher_breaking_mid_launch_is_confined_and_reconciled_exactly(ledge
     broken = gateway_for(open_store(ledger_url), BreaksMidLaunch(runs, when))
     with pytest.raises((RuntimeError, ConnectionResetError)):
         broken.submit(spec("0.5", "first"))
-    (claim,) = open_store(ledger_url).load().claims.values()
+    (claim,) = full_view(open_store(ledger_url)).claims.values()
     assert claim.state is ClaimState.LAUNCHING  # it may have started: reserved, not released
-    check_books(open_store(ledger_url).load(), open_store(ledger_url).audit())
+    check_books(full_view(open_store(ledger_url)), open_store(ledger_url).audit())
 
     launcher = FileRunLauncher(runs)
     now = gateway_for(open_store(ledger_url), launcher)
@@ -159,11 +160,11 @@ def test_a_launcher_breaking_mid_launch_is_confined_and_reconciled_exactly(ledge
     later = gateway_for(open_store(ledger_url), launcher, clock=lambda: utc_now() + dt.timedelta(hours=1))
     report = later.schedule()
     expected = ClaimState.RELEASED if when == "before" else ClaimState.RUNNING
-    assert open_store(ledger_url).load().claim(claim.id).state is expected
+    assert full_view(open_store(ledger_url)).claim(claim.id).state is expected
     assert report.errors == []
     launcher.finish_all()
     later.schedule()
-    state, events = open_store(ledger_url).load(), open_store(ledger_url).audit()
+    state, events = full_view(open_store(ledger_url)), open_store(ledger_url).audit()
     check_books(state, events)
     spent = Budget.demand("0.3") + (Budget.demand("0.5") if when == "after" else Budget())
     assert state.blocks["events/2026-10-02"].consumed == spent
@@ -187,7 +188,7 @@ def test_a_recovery_error_on_one_claim_leaves_the_others_scheduled(ledger_url, t
     stuck = gateway_for(open_store(ledger_url), BreaksMidLaunch(runs, "after"))
     with pytest.raises(ConnectionResetError):
         stuck.submit(spec("0.5", "stuck"))
-    (bad,) = open_store(ledger_url).load().claims.values()
+    (bad,) = full_view(open_store(ledger_url)).claims.values()
     launcher = FindRunFails(runs, {bad.id})
     gw = gateway_for(open_store(ledger_url), launcher)
     claims = [gw.submit(spec(eps, f"ok-{i}")) for i, eps in enumerate(["0.2", "0.3", "0.4"])]
@@ -196,11 +197,11 @@ def test_a_recovery_error_on_one_claim_leaves_the_others_scheduled(ledger_url, t
     report = gw.schedule()
     assert sorted(report.finished) == sorted(c.id for c in claims)
     assert report.errors == [f"{bad.id}: TimeoutError: the run list did not answer"]
-    check_books(open_store(ledger_url).load(), open_store(ledger_url).audit())
+    check_books(full_view(open_store(ledger_url)), open_store(ledger_url).audit())
     launcher.broken.clear()
     gw.schedule()  # the run list answers again: the stuck launch is found, recorded and finished
     gw.schedule()
-    state, events = open_store(ledger_url).load(), open_store(ledger_url).audit()
+    state, events = full_view(open_store(ledger_url)), open_store(ledger_url).audit()
     check_books(state, events)
     assert {c.state for c in state.claims.values()} == {ClaimState.SUCCEEDED}
     assert state.blocks["events/2026-10-02"].consumed == Budget.demand("1.4")
@@ -231,6 +232,6 @@ def test_a_live_gateway_raced_by_a_recovering_one_reports_no_false_alarm(ledger_
     claim = gateway_for(open_store(ledger_url), launcher).submit(spec("0.5", "raced"))  # no GatewayInternalError
     assert claim.state is (ClaimState.SUCCEEDED if finish else ClaimState.RUNNING)
     assert claim.run_id == f"run-{claim.id}" and launcher.runs() == [claim.id]
-    state, events = open_store(ledger_url).load(), open_store(ledger_url).audit()
+    state, events = full_view(open_store(ledger_url)), open_store(ledger_url).audit()
     check_books(state, events)
     assert [e.kind for e in events].count("launched") == 1

@@ -88,8 +88,11 @@ def test_audit_ignores_a_commit_whose_snapshot_never_landed(tmp_path):
     store = FileLedgerStore(tmp_path / "l")
     gw = setup(store)
     before = store.audit()
-    with open(tmp_path / "l" / "audit.jsonl", "a") as audit:  # a crash after the audit line, before replace
+    (segment,) = (tmp_path / "l").glob("history-*.jsonl")
+    with open(segment, "a") as audit:  # a crash after the history line, before the live document's replace
         audit.write(json.dumps({"commit": 99, "events": [{"at": "2026-01-01T00:00:00+00:00", "kind": "x"}]}) + "\n")
+    with open(tmp_path / "l" / "audit.jsonl", "a") as legacy:  # the pre-split trail is never read past its end
+        legacy.write(json.dumps({"commit": 1, "events": [{"at": "2026-01-01T00:00:00+00:00", "kind": "x"}]}) + "\n")
     assert store.audit() == before
     arrive(gw, 0.1)
     assert [e.kind for e in store.audit()][-1] == "submitted"

@@ -17,6 +17,7 @@ from gateway.core.claims import ClaimState
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayInternalError, GatewayValidationError, LaunchOutcomeUnknownError
 from gateway.ledger import InMemoryLedgerStore
+from gateway.ledger.base import full_view
 from gateway.service import Gateway
 from tests.ledger.support import DATASET, FIRST, LAST, FileRunLauncher, check_books, gateway_for, spec
 
@@ -70,11 +71,11 @@ def env(tmp_path):
 
 
 def books(gw: Gateway) -> None:
-    check_books(gw.state(), gw.store.audit())
+    check_books(full_view(gw.store), gw.store.audit())
 
 
 def by_analyst(gw: Gateway) -> dict[str, ClaimState]:
-    return {c.analyst: c.state for c in gw.state().claims.values()}
+    return {c.analyst: c.state for c in full_view(gw.store).claims.values()}
 
 
 def later(gw: Gateway) -> None:
@@ -96,7 +97,7 @@ def test_an_unexpected_launcher_error_keeps_the_claim_reserved_and_the_pass_goin
     report = gw.schedule()  # no run found after the lease: provably never started
     assert len(report.released) == 1 and by_analyst(gw)["bob"] is ClaimState.RELEASED
     books(gw)
-    assert gw.state().blocks["events/2026-10-02"].allocated == Budget.demand("0.3")
+    assert full_view(gw.store).blocks["events/2026-10-02"].allocated == Budget.demand("0.3")
 
 
 def test_an_error_after_the_start_is_recorded_by_recovery_not_released(env):
@@ -104,13 +105,13 @@ def test_an_error_after_the_start_is_recorded_by_recovery_not_released(env):
     launcher.fail_after.add("bob")
     with pytest.raises(LaunchOutcomeUnknownError):
         gw.submit(spec("0.2", analyst="bob"))
-    bob = next(iter(gw.state().claims.values()))
+    bob = next(iter(full_view(gw.store).claims.values()))
     assert bob.state is ClaimState.LAUNCHING and launcher.runs() == [bob.id]
     report = gw.schedule()
-    assert report.recovered == [bob.id] and gw.state().claim(bob.id).state is ClaimState.RUNNING
+    assert report.recovered == [bob.id] and full_view(gw.store).claim(bob.id).state is ClaimState.RUNNING
     launcher.finish_all()
     gw.schedule()
-    assert gw.state().claim(bob.id).state is ClaimState.SUCCEEDED
+    assert full_view(gw.store).claim(bob.id).state is ClaimState.SUCCEEDED
     books(gw)
 
 
@@ -119,7 +120,7 @@ def test_a_setting_missing_before_the_start_releases_the_claim(env):
     launcher.no_output = True
     claim = gw.submit(spec("0.2"))
     assert claim.state is ClaimState.RELEASED and "DPGW_AWS_BUCKET" in (claim.reason or "")
-    assert launcher.runs() == [] and gw.state().blocks["events/2026-10-02"].allocated == Budget()
+    assert launcher.runs() == [] and full_view(gw.store).blocks["events/2026-10-02"].allocated == Budget()
     launcher.no_output = False
     assert gw.submit(spec("0.2", analyst="cy")).state is ClaimState.RUNNING  # nothing wedged
     books(gw)
@@ -138,7 +139,7 @@ def test_a_claim_naming_a_launcher_this_gateway_lacks_is_released(env, tmp_path)
         gw.submit(spec("0.2"), launcher="other")
     other = gateway_for(gw.store, Flaky(tmp_path / "elsewhere"))  # a gateway without the "other" launcher
     report = other.schedule()
-    (claim,) = other.state().claims.values()
+    (claim,) = full_view(other.store).claims.values()
     assert report.released == [claim.id] and "no launcher 'other'" in (claim.reason or "")
     assert report.errors == [] and launcher.runs() == []
     books(gw)
@@ -149,13 +150,13 @@ def test_a_recovery_error_on_one_claim_does_not_stop_the_others(env):
     launcher.fail_after.add("bob")
     with pytest.raises(LaunchOutcomeUnknownError):
         gw.submit(spec("0.2", analyst="bob"))
-    (bob,) = gw.state().claims.values()
+    (bob,) = full_view(gw.store).claims.values()
     launcher.find_fails.add(bob.id)
     for _ in range(2):  # every pass works, not only the first
         report = gw.schedule()
         assert report.errors == [f"{bob.id}: OSError: the run list is unreachable"]
     ann = gw.submit(spec("0.3", analyst="ann"))
-    assert ann.state is ClaimState.RUNNING and gw.state().claim(bob.id).state is ClaimState.LAUNCHING
+    assert ann.state is ClaimState.RUNNING and full_view(gw.store).claim(bob.id).state is ClaimState.LAUNCHING
     books(gw)
     launcher.find_fails.clear()
     launcher.finish_all()
@@ -209,7 +210,7 @@ def test_a_launch_recorded_by_a_recovering_gateway_is_no_false_alarm(tmp_path, t
     claim = gw.submit(spec("0.2"))  # no GatewayInternalError
     expected = ClaimState.RUNNING if then == "running" else ClaimState.SUCCEEDED
     assert claim.state is expected and claim.run_id == f"run-{claim.id}"
-    check_books(store.load(), store.audit())
+    check_books(full_view(store), store.audit())
 
 
 def test_a_truly_inconsistent_launch_is_still_an_internal_error(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from gateway.errors import DataNotFoundError, GatewayValidationError, LaunchErro
 from gateway.launchers import RunState, RunStatus
 from gateway.launchers.base import CLOCK_SKEW_MARGIN, START_REQUEST_BOUND, check_start_deadline
 from gateway.ledger import InMemoryLedgerStore
+from gateway.ledger.base import full_view
 from gateway.service import Gateway
 
 COLUMNS = {"day": ColumnType.DATE, "v": ColumnType.DOUBLE}
@@ -121,7 +122,7 @@ def test_admitted_claim_is_reserved_before_launch_and_charged_when_done(env):
     launcher.done.add(claim.id)
     claim = gw.status(claim.id)
     assert claim.state is ClaimState.SUCCEEDED and claim.result["values"][0]["value"] == 41.5
-    block = gw.state().blocks["events/2026-10-03"]
+    block = full_view(gw.store).blocks["events/2026-10-03"]
     assert (block.allocated, block.consumed) == (Budget(), Budget.demand(0.2))
     assert [e.kind for e in gw.store.audit()][-4:] == ["submitted", "granted", "launched", "charged"]
 
@@ -131,7 +132,7 @@ def test_a_launch_that_never_started_is_released(env):
     launcher.fail_launch = True
     claim = gw.submit(spec(0.2))
     assert claim.state is ClaimState.RELEASED and "no capacity" in claim.reason
-    block = gw.state().blocks["events/2026-10-03"]
+    block = full_view(gw.store).blocks["events/2026-10-03"]
     assert (block.allocated, block.consumed, block.unlocked) == (Budget(), Budget(), Budget.demand(0.5))
 
 
@@ -140,7 +141,7 @@ def test_retry_with_client_id_never_charges_twice(env):
     first = gw.submit(spec(0.2, client_id="weekly"))
     again = gw.submit(spec(0.2, client_id="weekly"))
     assert again.id == first.id and len(launcher.requests) == 1
-    assert gw.state().blocks["events/2026-10-03"].arrivals == 1
+    assert full_view(gw.store).blocks["events/2026-10-03"].arrivals == 1
 
 
 def test_waiting_claim_is_admitted_by_a_later_pass(env):
@@ -177,18 +178,18 @@ def test_a_failed_job_shows_the_analyst_only_its_category(env):
     assert claim.reason == "the job failed in the DP engine (ref abc123)"
     assert "alice" in claim.detail and "log://x" in claim.detail
     assert "alice" not in str([e.to_json() for e in gw.store.audit()])
-    assert gw.state().blocks["events/2026-10-03"].consumed == Budget.demand(0.2)  # failures are charged
+    assert full_view(gw.store).blocks["events/2026-10-03"].consumed == Budget.demand(0.2)  # failures are charged
 
 
 def test_bad_input_changes_nothing(env):
     gw, launcher, inspected = env
-    before = (gw.state(), gw.store.audit())
+    before = (full_view(gw.store), gw.store.audit())
     with pytest.raises(GatewayValidationError):
         gw.submit(spec(0.2), launcher="glue")
     inspected["missing"] = True
     with pytest.raises(DataNotFoundError):
         gw.submit(spec(0.2))
-    assert (gw.state(), gw.store.audit()) == before and launcher.requests == []
+    assert (full_view(gw.store), gw.store.audit()) == before and launcher.requests == []
 
 
 # --- crash recovery: LAUNCHING claims left behind by a gateway that stopped ------------------------
@@ -213,14 +214,14 @@ def submit_stopping_at(gw, name, eps=0.2):
 def test_a_launch_interrupted_before_the_launcher_is_released_only_after_the_lease(env):
     gw, launcher, _ = env
     submit_stopping_at(gw, "launching")
-    claim = next(iter(gw.state().claims.values()))
+    claim = next(iter(full_view(gw.store).claims.values()))
     assert claim.state is ClaimState.LAUNCHING
     report = gw.schedule()  # still within the lease: a live gateway may be launching it right now
-    assert report.released == [] and gw.state().claim(claim.id).state is ClaimState.LAUNCHING
+    assert report.released == [] and full_view(gw.store).claim(claim.id).state is ClaimState.LAUNCHING
     gw.clock = lambda: dt.datetime.now(dt.UTC) + gw.launch_lease
     report = gw.schedule()
     assert report.released == [claim.id] and launcher.requests == []
-    block = gw.state().blocks["events/2026-10-03"]
+    block = full_view(gw.store).blocks["events/2026-10-03"]
     assert (block.allocated, block.unlocked) == (Budget(), Budget.demand(0.5))
 
 
@@ -239,9 +240,9 @@ def test_a_start_past_its_deadline_is_refused_and_released(env):
     gw, launcher, _ = env
     gw._start_window = -1.0  # a gateway that stalled past its start deadline before reaching the launcher
     claim = gw.submit(spec(0.2))
-    assert gw.state().claim(claim.id).state is ClaimState.RELEASED and launcher.requests == []
-    assert "launch deadline passed" in (gw.state().claim(claim.id).reason or "")
-    assert gw.state().blocks["events/2026-10-03"].allocated == Budget()
+    assert full_view(gw.store).claim(claim.id).state is ClaimState.RELEASED and launcher.requests == []
+    assert "launch deadline passed" in (full_view(gw.store).claim(claim.id).reason or "")
+    assert full_view(gw.store).blocks["events/2026-10-03"].allocated == Budget()
 
 
 def test_a_lease_too_short_for_a_start_request_is_refused():
@@ -253,9 +254,9 @@ def test_a_launch_interrupted_after_the_launcher_is_recorded_from_its_run_list(e
     gw, launcher, _ = env
     submit_stopping_at(gw, "launched")
     report = gw.schedule()  # the run exists: recorded at once, no need to wait for the lease
-    claim = gw.state().claim(report.recovered[0])
+    claim = full_view(gw.store).claim(report.recovered[0])
     assert claim.state is ClaimState.RUNNING and claim.run_id == "run-1" and len(launcher.requests) == 1
-    assert gw.state().blocks["events/2026-10-03"].allocated == Budget.demand(0.2)
+    assert full_view(gw.store).blocks["events/2026-10-03"].allocated == Budget.demand(0.2)
 
 
 def test_an_admission_interrupted_before_launch_is_launched_by_the_next_pass(env):
@@ -280,7 +281,7 @@ def test_admitting_claim_by_claim_matches_one_admission_pass(disjoint):
         claim = core.prepare_claim(gw.state(), parse_spec(spec(eps).to_json() | {"blocks": blocks}), gw.clock(),
                                    launcher="none")
         gw._mutate(lambda s, now, c=claim: core.arrive(s, c, now))
-    state = gw.state()
+    state = full_view(gw.store)
     whole, _ = core.schedule(state, gw.clock())
     stepped, sizes = state, []
     while True:
@@ -324,7 +325,7 @@ def test_stepped_admission_equals_one_pass_for_every_policy(settings):
         data = spec(eps).to_json() | {"blocks": {"last": 1 + i % 3}}
         claim = core.prepare_claim(gw.state(), parse_spec(data), gw.clock(), launcher="none")
         gw._mutate(lambda s, now, c=claim: core.arrive(s, c, now))
-    state, now = gw.state(), gw.clock()
+    state, now = full_view(gw.store), gw.clock()
     whole, _ = core.schedule(state, now)
     stepped = state
     while True:

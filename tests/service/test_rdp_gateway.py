@@ -84,7 +84,7 @@ def test_a_receipt_below_the_grant_is_charged_and_the_rest_refunded_per_order(rd
     launcher.done.add(claim.id)
     gw.schedule()
     done = gw.state()
-    assert done.claims[claim.id].state is ClaimState.SUCCEEDED
+    assert gw.claim(claim.id).state is ClaimState.SUCCEEDED  # finished: read from history
     block = done.blocks["events/2026-10-01"]
     assert block.consumed.curve == tuple(x / 2 for x in claim.demand.curve)
     assert block.remaining == block.capacity - block.consumed
@@ -96,8 +96,8 @@ def test_a_receipt_over_the_grant_at_one_order_is_withheld_and_the_grant_charged
     launcher.bump = Decimal("1e-9")
     launcher.done.add(claim.id)
     gw.schedule()
-    done = gw.state()
-    assert done.claims[claim.id].state is ClaimState.FAILED
-    assert done.claims[claim.id].result is None
-    assert "withheld" in (done.claims[claim.id].reason or "")
+    done, finished = gw.state(), gw.claim(claim.id)  # finished: read from history
+    assert finished.state is ClaimState.FAILED
+    assert finished.result is None
+    assert "withheld" in (finished.reason or "")
     assert done.blocks["events/2026-10-01"].consumed == claim.demand
