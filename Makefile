@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make demo` (set up + run the local end-to-end demo), `make test`
-# (lint, type check, then the whole suite: what CI runs).
+# (lint, format check, type check, then the whole suite: what CI runs).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -41,6 +41,7 @@ demo: check-java $(STAMP)
 
 test: check-java tools $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

@@ -62,11 +62,15 @@ def direct(engine: str, data: str) -> list[tuple[str, float]]:
         from tmlt.analytics import AddRowsWithID, KeySet, MaxRowsPerID, PureDPBudget, QueryBuilder, Session
 
         session = Session.from_dataframe(
-            privacy_budget=PureDPBudget(EPSILON), source_id="p", dataframe=df,
+            privacy_budget=PureDPBudget(EPSILON),
+            source_id="p",
+            dataframe=df,
             protected_change=AddRowsWithID("user_id"),
         )
         query = (
-            QueryBuilder("p").enforce(MaxRowsPerID(20)).groupby(KeySet.from_dict({"region": REGIONS}))
+            QueryBuilder("p")
+            .enforce(MaxRowsPerID(20))
+            .groupby(KeySet.from_dict({"region": REGIONS}))
             .sum("amount", 0, 300, name="v")
         )
         rows = session.evaluate(query, PureDPBudget(EPSILON)).collect()
@@ -76,8 +80,11 @@ def direct(engine: str, data: str) -> list[tuple[str, float]]:
     accountant = pipeline_dp.NaiveBudgetAccountant(total_epsilon=EPSILON, total_delta=0)
     engine_ = pipeline_dp.DPEngine(accountant, pipeline_dp.SparkRDDBackend(spark.sparkContext))
     params = pipeline_dp.AggregateParams(
-        metrics=[pipeline_dp.Metrics.SUM], noise_kind=pipeline_dp.NoiseKind.LAPLACE,
-        min_value=0, max_value=300, max_contributions=20,
+        metrics=[pipeline_dp.Metrics.SUM],
+        noise_kind=pipeline_dp.NoiseKind.LAPLACE,
+        min_value=0,
+        max_value=300,
+        max_contributions=20,
     )
     extractors = pipeline_dp.DataExtractors(
         privacy_id_extractor=lambda r: r[0], partition_extractor=lambda r: r[1], value_extractor=lambda r: r[2]
@@ -116,7 +123,9 @@ def through_library(engine: str, data: Path) -> float:
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, __file__, "--direct", engine, "--data", str(data)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if out.returncode != 0:
@@ -139,8 +148,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "purchases"
         rows = generate_purchases(data)
-        print(f"end-to-end, one query (sum(amount) by region, 14 days, id cap 20) on {rows:,} rows; "
-              f"best and median of {args.repeat}")
+        print(
+            f"end-to-end, one query (sum(amount) by region, 14 days, id cap 20) on {rows:,} rows; "
+            f"best and median of {args.repeat}"
+        )
         for engine in ("tumult", "pipelinedp"):
             gateway_s, library_s = [], []
             for _ in range(args.repeat):  # interleaved, so drift on a noisy machine hits both sides

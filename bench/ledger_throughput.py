@@ -44,12 +44,18 @@ def gateway(url: str) -> Gateway:
 
 def admit_one(gw: Gateway, client: int, i: int) -> None:
     start = FIRST + dt.timedelta(days=(7 * client + 3 * i) % (BLOCKS - 2))  # clients spread over the blocks
-    spec = parse_spec({
-        "engine": "tumult", "dataset": "events", "analyst": f"a{client}", "client_id": f"{client}-{i}",
-        "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=(client + i) % 3)).isoformat()},
-        "budget": {"epsilon": "0.001"}, "privacy_unit": "row",
-        "aggregate": {"function": "count"},
-    })
+    spec = parse_spec(
+        {
+            "engine": "tumult",
+            "dataset": "events",
+            "analyst": f"a{client}",
+            "client_id": f"{client}-{i}",
+            "blocks": {"from": start.isoformat(), "to": (start + dt.timedelta(days=(client + i) % 3)).isoformat()},
+            "budget": {"epsilon": "0.001"},
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+        }
+    )
     arrived = gw._mutate(lambda s, now: core.arrive(s, core.prepare_claim(s, spec, now, f"{client}-{i}", "none"), now))
     while arrived.claim(f"{client}-{i}").state.value == "pending":  # admit in policy order, ours included
         arrived = gw._mutate(core.schedule_next)
@@ -113,10 +119,14 @@ def start_moto() -> str:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    os.environ.update({
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    })
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     import boto3
 
     boto3.session.Session().client("s3").create_bucket(Bucket=BUCKET)

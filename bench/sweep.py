@@ -52,8 +52,14 @@ def pass_benchmark(claims: int = 10_000, blocks: int = 1_000, seed: int = 7) -> 
     t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     cap = Budget.capacity(10)
     ledger_blocks = {
-        f"d/{j:04d}": Block("d", dt.date(2020, 1, 1) + dt.timedelta(days=j), cap, Budget.capacity(rng.uniform(0.5, 5)),
-                            Budget(), Budget())
+        f"d/{j:04d}": Block(
+            "d",
+            dt.date(2020, 1, 1) + dt.timedelta(days=j),
+            cap,
+            Budget.capacity(rng.uniform(0.5, 5)),
+            Budget(),
+            Budget(),
+        )
         for j in range(blocks)
     }
     keys = list(ledger_blocks)
@@ -86,9 +92,12 @@ def pass_benchmark(claims: int = 10_000, blocks: int = 1_000, seed: int = 7) -> 
     started = time.perf_counter()
     result = policy.admit(groups, accounts)
     fast = time.perf_counter() - started
-    print(f"DPF pass, {claims} distinct pending claims on {blocks} blocks: exact Decimal ledger accounts "
-          f"{exact * 1000:.0f} ms ({len(outcome.admitted)} admitted); float arrays {fast * 1000:.0f} ms "
-          f"({len(result.admitted)} admitted)", flush=True)
+    print(
+        f"DPF pass, {claims} distinct pending claims on {blocks} blocks: exact Decimal ledger accounts "
+        f"{exact * 1000:.0f} ms ({len(outcome.admitted)} admitted); float arrays {fast * 1000:.0f} ms "
+        f"({len(result.admitted)} admitted)",
+        flush=True,
+    )
 
 
 def sweep(quick: bool) -> None:
@@ -108,18 +117,45 @@ def sweep(quick: bool) -> None:
                 else:
                     reports.append(report)
                 mode = "RDP" if rdp else "basic"
-                print(f"{name:16} {mode:5} {policy:6} N={n:<6} arrivals {report.arrivals:6} granted "
-                      f"{report.granted:6}  run time {report.run_time_s:6.2f}s", flush=True)
+                print(
+                    f"{name:16} {mode:5} {policy:6} N={n:<6} arrivals {report.arrivals:6} granted "
+                    f"{report.granted:6}  run time {report.run_time_s:6.2f}s",
+                    flush=True,
+                )
         rows += reports
         suffix = "rdp" if rdp else "basic"
         plot(reports, "n", OUT / f"sweep-{name}-{suffix}.png", f"{name} ({suffix})")
     with (OUT / "sweep.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["workload", "accounting", "policy", "n", "arrivals", "granted", "rejected", "timed_out",
-                         "pending_at_end", "run_time_s"])
+        writer.writerow(
+            [
+                "workload",
+                "accounting",
+                "policy",
+                "n",
+                "arrivals",
+                "granted",
+                "rejected",
+                "timed_out",
+                "pending_at_end",
+                "run_time_s",
+            ]
+        )
         for r in rows:
-            writer.writerow([r.workload, "rdp" if r.rdp else "basic", r.policy, r.n, r.arrivals, r.granted,
-                             r.rejected, r.timed_out, r.pending_at_end, f"{r.run_time_s:.3f}"])
+            writer.writerow(
+                [
+                    r.workload,
+                    "rdp" if r.rdp else "basic",
+                    r.policy,
+                    r.n,
+                    r.arrivals,
+                    r.granted,
+                    r.rejected,
+                    r.timed_out,
+                    r.pending_at_end,
+                    f"{r.run_time_s:.3f}",
+                ]
+            )
     print(f"whole sweep: {time.perf_counter() - total:.1f}s; wrote {OUT / 'sweep.csv'} and the PNGs", flush=True)
 
 

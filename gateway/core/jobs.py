@@ -74,9 +74,7 @@ class JobRequest(BaseModel):
         # an RDP grant is the curve of the spec's budget on the ledger's grid (the engine reads the kind
         # of noise from the spec's budget); an (ε, δ) grant must be the spec's budget itself
         if self.granted.curve is None and self.granted.to_budget() != self.spec.demand:
-            raise ValueError(
-                f"granted budget {self.granted.to_budget()} differs from the spec's {self.spec.demand}"
-            )
+            raise ValueError(f"granted budget {self.granted.to_budget()} differs from the spec's {self.spec.demand}")
         if self.spec.dataset != self.dataset.name:
             raise ValueError("the spec's data set differs from the job's data set")
         return self

@@ -197,9 +197,7 @@ def remaining_epsilon(
     return quantize_down(max(open_)) if open_ else ZERO
 
 
-def demand_curve(
-    epsilon: Decimal | None, delta: Decimal, rho: Decimal | None, alphas: Sequence[Decimal]
-) -> Curve:
+def demand_curve(epsilon: Decimal | None, delta: Decimal, rho: Decimal | None, alphas: Sequence[Decimal]) -> Curve:
     """The RDP curve of the noise a job given this budget adds (what the ledger reserves under rdp).
 
     ``{rho}``: rho*alpha (the engine runs zCDP with exactly rho). ``{epsilon}`` (delta 0): the pure-DP

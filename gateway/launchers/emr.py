@@ -215,8 +215,15 @@ class EmrStepLauncher:
                 f"EMR step {step_id} on cluster {cluster_id} ended {service_state}: "
                 f"{reason or 'no failure details'}; logs: {log_uri}"
             )
-        return run_status(state, service_state, outcome, service_message=reason, outcome_uri=outcome_uri,
-                          log_uri=log_uri, operator_detail=detail)
+        return run_status(
+            state,
+            service_state,
+            outcome,
+            service_message=reason,
+            outcome_uri=outcome_uri,
+            log_uri=log_uri,
+            operator_detail=detail,
+        )
 
     def cancel(self, run_id: str, submission_id: str) -> None:
         """``CancelSteps`` (interrupting a running step); a step that already ended is left as it is.
@@ -225,14 +232,23 @@ class EmrStepLauncher:
         """
         cluster_id, step_id = run_id.split("/", 1)
         response = call(
-            f"cancel step {step_id} of EMR cluster {cluster_id}", self._emr.get().cancel_steps, sleep=self._sleep,
-            ClusterId=cluster_id, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT",
+            f"cancel step {step_id} of EMR cluster {cluster_id}",
+            self._emr.get().cancel_steps,
+            sleep=self._sleep,
+            ClusterId=cluster_id,
+            StepIds=[step_id],
+            StepCancellationOption="SEND_INTERRUPT",
         )
         infos = [i for i in response.get("CancelStepsInfoList", []) if i.get("StepId") == step_id]
         if infos and infos[0].get("Status") == "SUBMITTED":
             return
-        step = call(f"read step {step_id} of EMR cluster {cluster_id}", self._emr.get().describe_step,
-                    sleep=self._sleep, ClusterId=cluster_id, StepId=step_id)["Step"]
+        step = call(
+            f"read step {step_id} of EMR cluster {cluster_id}",
+            self._emr.get().describe_step,
+            sleep=self._sleep,
+            ClusterId=cluster_id,
+            StepId=step_id,
+        )["Step"]
         if classify(EMR_STEP_STATES, str(step.get("Status", {}).get("State", "UNKNOWN"))).is_terminal:
             return
         reason = infos[0].get("Reason") if infos else "no answer for the step"

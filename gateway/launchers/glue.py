@@ -189,8 +189,12 @@ class GlueLauncher:
         outcome_uri = self.output_for(submission_id)
         outcome = None if not state.is_terminal else self._docs.read_outcome(outcome_uri)
         return run_status(
-            state, service_state, outcome,
-            service_message=run.get("ErrorMessage"), outcome_uri=outcome_uri, log_uri=log_uri,
+            state,
+            service_state,
+            outcome,
+            service_message=run.get("ErrorMessage"),
+            outcome_uri=outcome_uri,
+            log_uri=log_uri,
             operator_detail=self.operator_detail(run) if state.is_terminal else None,
         )
 
@@ -212,8 +216,11 @@ class GlueLauncher:
         """``BatchStopJobRun`` of the one run; a run that already ended is left as it is."""
         name = self.settings.glue.job_name
         response = call(
-            f"stop run {run_id} of Glue job {name}", self._glue.get().batch_stop_job_run, sleep=self._sleep,
-            JobName=name, JobRunIds=[run_id],
+            f"stop run {run_id} of Glue job {name}",
+            self._glue.get().batch_stop_job_run,
+            sleep=self._sleep,
+            JobName=name,
+            JobRunIds=[run_id],
         )
         errors = response.get("Errors") or []
         if not errors:

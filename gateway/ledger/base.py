@@ -68,4 +68,3 @@ class DamagedAuditWarning(UserWarning):
 
 def warn_damaged_audit(where: str, reason: str) -> None:
     warnings.warn(f"skipped a damaged audit record at {where}: {reason}", DamagedAuditWarning, stacklevel=3)
-

@@ -350,8 +350,10 @@ class DynamoDBLedgerStore:
         }
         if not block.capacity.is_curve:
             item |= {
-                "unlocked_eps": _num(block.unlocked.epsilon), "unlocked_delta": _num(block.unlocked.delta),
-                "remaining_eps": _num(block.remaining.epsilon), "remaining_delta": _num(block.remaining.delta),
+                "unlocked_eps": _num(block.unlocked.epsilon),
+                "unlocked_delta": _num(block.unlocked.delta),
+                "remaining_eps": _num(block.remaining.epsilon),
+                "remaining_delta": _num(block.remaining.delta),
             }
         if block.version == 1:
             return self._create(item)

@@ -31,17 +31,35 @@ def test_submit_schedule_run_and_charge(tmp_path, monkeypatch, capsys):
 
     def spec(name, **fields):
         path = tmp_path / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({
-            "dataset": "purchases", "analyst": name, "privacy_unit": "row", **fields,
-        }))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "dataset": "purchases",
+                    "analyst": name,
+                    "privacy_unit": "row",
+                    **fields,
+                }
+            )
+        )
         return str(path)
 
-    tumult = spec("tina", engine="tumult", blocks={"last": 3}, budget={"epsilon": 0.25}, client_id="t1",
-                  aggregate={"function": "count"}, group_by={"column": "region", "keys": REGIONS})
-    pdp = spec("paul", engine="pipelinedp", blocks={"from": "2026-10-01", "to": "2026-10-02"},
-               budget={"epsilon": 0.25}, aggregate={"function": "mean", "column": "amount", "low": 0, "high": 200})
-    waiting = spec("wes", engine="tumult", blocks={"last": 6}, budget={"epsilon": 0.9},
-                   aggregate={"function": "count"})
+    tumult = spec(
+        "tina",
+        engine="tumult",
+        blocks={"last": 3},
+        budget={"epsilon": 0.25},
+        client_id="t1",
+        aggregate={"function": "count"},
+        group_by={"column": "region", "keys": REGIONS},
+    )
+    pdp = spec(
+        "paul",
+        engine="pipelinedp",
+        blocks={"from": "2026-10-01", "to": "2026-10-02"},
+        budget={"epsilon": 0.25},
+        aggregate={"function": "mean", "column": "amount", "low": 0, "high": 200},
+    )
+    waiting = spec("wes", engine="tumult", blocks={"last": 6}, budget={"epsilon": 0.9}, aggregate={"function": "count"})
 
     first = run_json(capsys, "submit", tumult, "--wait")
     assert first["state"] == "succeeded", first

@@ -23,15 +23,22 @@ from gateway.errors import (
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 DATASET = Dataset(
-    name="events", path="/data", format=DataFormat.PARQUET, time_column="day",
+    name="events",
+    path="/data",
+    format=DataFormat.PARQUET,
+    time_column="day",
     columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE},
 )
 
 
 def spec(eps=0.1, blocks=None, client_id=None, analyst="ann"):
     data = {
-        "engine": "tumult", "dataset": "events", "analyst": analyst,
-        "blocks": blocks or {"last": 2}, "budget": {"epsilon": eps}, "privacy_unit": "row",
+        "engine": "tumult",
+        "dataset": "events",
+        "analyst": analyst,
+        "blocks": blocks or {"last": 2},
+        "budget": {"epsilon": eps},
+        "privacy_unit": "row",
         "aggregate": {"function": "count"},
     }
     if client_id:
@@ -180,8 +187,11 @@ def test_block_selection_errors():
 @settings(max_examples=150, deadline=None)
 @given(
     ops=st.lists(
-        st.tuples(st.sampled_from(["submit", "submit", "release", "finish"]), st.sampled_from([0.1, 0.3, 0.6]),
-                  st.integers(1, 3)),
+        st.tuples(
+            st.sampled_from(["submit", "submit", "release", "finish"]),
+            st.sampled_from([0.1, 0.3, 0.6]),
+            st.integers(1, 3),
+        ),
         min_size=1,
         max_size=30,
     ),

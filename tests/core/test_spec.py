@@ -14,9 +14,17 @@ BASE = {
     "aggregate": {"function": "sum", "column": "amount", "low": 0, "high": 100},
 }
 DATASET = Dataset(
-    name="purchases", path="/x", format=DataFormat.PARQUET, time_column="day",
-    columns={"user_id": ColumnType.STRING, "amount": ColumnType.DOUBLE, "region": ColumnType.STRING,
-             "day": ColumnType.DATE, "qty": ColumnType.INTEGER},
+    name="purchases",
+    path="/x",
+    format=DataFormat.PARQUET,
+    time_column="day",
+    columns={
+        "user_id": ColumnType.STRING,
+        "amount": ColumnType.DOUBLE,
+        "region": ColumnType.STRING,
+        "day": ColumnType.DATE,
+        "qty": ColumnType.INTEGER,
+    },
 )
 
 

@@ -80,9 +80,7 @@ def _memo() -> dict[tuple[str, Case], tuple[JobRequest, EngineAnswer]]:
 
 
 @pytest.fixture
-def answer(
-    spark: Any, make_request: Any, _memo: dict[tuple[str, Case], tuple[JobRequest, EngineAnswer]]
-) -> Answer:
+def answer(spark: Any, make_request: Any, _memo: dict[tuple[str, Case], tuple[JobRequest, EngineAnswer]]) -> Answer:
     """Run (or recall) one case with one engine on the granted days of the Parquet data set."""
 
     def run(engine: str, case: Case) -> tuple[JobRequest, EngineAnswer]:
@@ -90,9 +88,7 @@ def answer(
             request = make_request(
                 engine=engine, function=case.function, unit=case.unit, grouped=case.grouped, delta=case.delta
             )
-            df = read_granted_blocks(
-                spark, request.dataset, request.blocks, columns=spec_columns(request.spec)
-            )
+            df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(request.spec))
             _memo[(engine, case)] = (request, engine_for(request.spec.engine).run(df, request))
         return _memo[(engine, case)]
 

@@ -89,8 +89,11 @@ def test_bootstrap_installs_the_pinned_libraries_and_the_wheel_idempotently(fake
         proc = _bootstrap(fake_node, WHEEL)
         assert proc.returncode == 0, proc.stderr
     calls = Path(fake_node["LOG"]).read_text().splitlines()
-    installs = [c.rsplit(" ", 1)[0] + " " + Path(c.rsplit(" ", 1)[1]).name
-                for c in calls if c.startswith("python -m pip install")]
+    installs = [
+        c.rsplit(" ", 1)[0] + " " + Path(c.rsplit(" ", 1)[1]).name
+        for c in calls
+        if c.startswith("python -m pip install")
+    ]
     assert len(installs) == 2 and installs[0] == installs[1]  # a re-run asks for exactly the same
     assert "tmlt.analytics==0.21.0" in installs[0] and "pipeline-dp==0.3.1" in installs[0]
     assert installs[0].endswith(" dp_gateway-0.1.0-py3-none-any.whl[aws]")  # boto3 for the s3:// request

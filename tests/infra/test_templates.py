@@ -46,7 +46,8 @@ def test_templates_lint_clean(name: str) -> None:
 def _deploy(cloud: dict[str, Any], name: str, parameters: dict[str, str]) -> dict[str, str]:
     cfn = cloud["cloudformation"]
     cfn.create_stack(
-        StackName=name.removesuffix(".yaml"), TemplateBody=(INFRA / name).read_text(),
+        StackName=name.removesuffix(".yaml"),
+        TemplateBody=(INFRA / name).read_text(),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM"],
     )
@@ -78,10 +79,17 @@ def test_the_emr_stack_deploys_into_moto(cloud: dict[str, Any]) -> None:
     core = _deploy(cloud, "dpgw-core.yaml", {"BucketName": "team-dp-data", "Prefix": "dp"})
     vpc = cloud["ec2"].create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = cloud["ec2"].create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-    outputs = _deploy(cloud, "dpgw-emr.yaml", {
-        "BucketName": core["BucketName"], "Prefix": "dp", "SubnetId": subnet,
-        "JobFlowRole": core["EmrInstanceProfileName"], "ServiceRole": core["EmrServiceRoleName"],
-    })
+    outputs = _deploy(
+        cloud,
+        "dpgw-emr.yaml",
+        {
+            "BucketName": core["BucketName"],
+            "Prefix": "dp",
+            "SubnetId": subnet,
+            "JobFlowRole": core["EmrInstanceProfileName"],
+            "ServiceRole": core["EmrServiceRoleName"],
+        },
+    )
     cluster = cloud["emr"].describe_cluster(ClusterId=outputs["ClusterId"])["Cluster"]
     assert cluster["ReleaseLabel"] == "emr-7.5.0"
     assert cluster["LogUri"] == "s3://team-dp-data/dp/logs/emr/"
@@ -91,22 +99,48 @@ def test_the_emr_stack_deploys_into_moto(cloud: dict[str, Any]) -> None:
     # AmazonEMRServicePolicy_v2 acts only on clusters (and subnets, security groups) carrying this tag.
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in cluster["Tags"]
     # moto's CloudFormation drops applications, bootstrap actions and configurations: read the template.
-    spec = resolve(load("dpgw-emr.yaml")["Resources"]["Cluster"]["Properties"],
-                   {"BucketName": "b", "Prefix": "dp", "GatewayVersion": "0.1.0"} | {
-                       k: k for k in ("ReleaseLabel", "JobFlowRole", "ServiceRole", "IdleTimeoutSeconds",
-                                      "InstanceType", "CoreInstanceCount", "SubnetId")})
+    spec = resolve(
+        load("dpgw-emr.yaml")["Resources"]["Cluster"]["Properties"],
+        {"BucketName": "b", "Prefix": "dp", "GatewayVersion": "0.1.0"}
+        | {
+            k: k
+            for k in (
+                "ReleaseLabel",
+                "JobFlowRole",
+                "ServiceRole",
+                "IdleTimeoutSeconds",
+                "InstanceType",
+                "CoreInstanceCount",
+                "SubnetId",
+            )
+        },
+    )
     assert spec["Applications"] == [{"Name": "Spark"}]
-    assert spec["BootstrapActions"] == [{"Name": "dpgw-install-runtime", "ScriptBootstrapAction": {
-        "Path": "s3://b/dp/artifacts/0.1.0/emr_bootstrap.sh",
-        "Args": ["s3://b/dp/artifacts/0.1.0/dp_gateway-0.1.0-py3-none-any.whl"]}}]
+    assert spec["BootstrapActions"] == [
+        {
+            "Name": "dpgw-install-runtime",
+            "ScriptBootstrapAction": {
+                "Path": "s3://b/dp/artifacts/0.1.0/emr_bootstrap.sh",
+                "Args": ["s3://b/dp/artifacts/0.1.0/dp_gateway-0.1.0-py3-none-any.whl"],
+            },
+        }
+    ]
 
 
 def test_the_template_glue_job_is_the_launchers_job() -> None:
     """The launcher finds the stack's job unchanged, so it never fights CloudFormation."""
     template = load("dpgw-core.yaml")
-    refs = {"DataBucket": "b", "Prefix": "dp", "GatewayVersion": "0.1.0", "GlueJobName": "dpgw-query",
-            "GlueJobRole.Arn": "arn:aws:iam::1:role/glue", "GlueWorkerType": "G.1X", "GlueNumberOfWorkers": 2,
-            "GlueTimeoutMinutes": 60, "GlueMaxConcurrentRuns": 10}
+    refs = {
+        "DataBucket": "b",
+        "Prefix": "dp",
+        "GatewayVersion": "0.1.0",
+        "GlueJobName": "dpgw-query",
+        "GlueJobRole.Arn": "arn:aws:iam::1:role/glue",
+        "GlueWorkerType": "G.1X",
+        "GlueNumberOfWorkers": 2,
+        "GlueTimeoutMinutes": 60,
+        "GlueMaxConcurrentRuns": 10,
+    }
     job = resolve(template["Resources"]["GlueJob"]["Properties"], refs)
     settings = AwsSettings(bucket="b", prefix="dp", glue=GlueSettings(role_arn="arn:aws:iam::1:role/glue"))
     assert {k: v for k, v in job.items() if k != "Name"} == job_definition(settings)
@@ -139,18 +173,27 @@ def test_roles_are_least_privilege(name: str) -> None:
             if ":s3:::${Bucket}/" in text:  # the same in the API stack, which imports bucket and prefix
                 assert ":s3:::${Bucket}/${Prefix}/" in text, statement
             if resource == "*":  # only actions that cannot be scoped to a resource
-                assert set(actions) <= {"cloudwatch:PutMetricData", "elasticmapreduce:RunJobFlow",
-                                        "elasticmapreduce:ListClusters", "elasticmapreduce:AddTags",
-                                        "elasticmapreduce:PutAutoTerminationPolicy"}, statement
+                assert set(actions) <= {
+                    "cloudwatch:PutMetricData",
+                    "elasticmapreduce:RunJobFlow",
+                    "elasticmapreduce:ListClusters",
+                    "elasticmapreduce:AddTags",
+                    "elasticmapreduce:PutAutoTerminationPolicy",
+                }, statement
 
 
 def test_the_bucket_policy_refuses_plain_http() -> None:
     policy = load("dpgw-core.yaml")["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]
-    assert policy["Statement"] == [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [{"Fn::GetAtt": ["DataBucket", "Arn"]}, {"Fn::Sub": "${DataBucket.Arn}/*"}],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]
+    assert policy["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [{"Fn::GetAtt": ["DataBucket", "Arn"]}, {"Fn::Sub": "${DataBucket.Arn}/*"}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
 
 
 def test_the_emr_template_uses_the_software_settings_file() -> None:

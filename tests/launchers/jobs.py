@@ -17,9 +17,17 @@ def s3_request(make_request: Any, launcher: Any, submission_id: str = "sub-1") -
 def succeeded(request: JobRequest) -> JobOutcome:
     now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     result = JobResult(
-        submission_id=request.submission_id, engine="pipelinedp", engine_version="0.3.1",
-        dataset=request.dataset.name, blocks=request.blocks, granted=request.granted, spent=request.granted,
-        aggregate="count", values=[GroupValue(key=None, value=42.0)], started_at=now, finished_at=now,
+        submission_id=request.submission_id,
+        engine="pipelinedp",
+        engine_version="0.3.1",
+        dataset=request.dataset.name,
+        blocks=request.blocks,
+        granted=request.granted,
+        spent=request.granted,
+        aggregate="count",
+        values=[GroupValue(key=None, value=42.0)],
+        started_at=now,
+        finished_at=now,
     )
     return JobOutcome(submission_id=request.submission_id, status="succeeded", result=result)
 

@@ -27,9 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def a_cluster(aws: dict[str, Any]) -> str:
     return aws["emr"].run_job_flow(
-        Name="team-cluster", ReleaseLabel="emr-7.5.0", Applications=[{"Name": "Spark"}],
+        Name="team-cluster",
+        ReleaseLabel="emr-7.5.0",
+        Applications=[{"Name": "Spark"}],
         Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
-        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
     )["JobFlowId"]
 
 
@@ -54,13 +57,28 @@ def test_a_step_is_added_with_spark_submit_and_the_submission(aws, settings, sle
     assert step["Config"]["Jar"] == "command-runner.jar"
     prefix = f"s3://{BUCKET}/team/dpgw"
     assert step["Config"]["Args"] == [
-        "spark-submit", "--deploy-mode", "cluster",
-        "--conf", f"spark.sql.warehouse.dir={prefix}/warehouse/", "--conf", "spark.yarn.maxAppAttempts=1",
+        "spark-submit",
+        "--deploy-mode",
+        "cluster",
+        "--conf",
+        f"spark.sql.warehouse.dir={prefix}/warehouse/",
+        "--conf",
+        "spark.yarn.maxAppAttempts=1",
         f"{prefix}/artifacts/0.1.0/dp_query_step.py",
-        "--request", f"{prefix}/jobs/sub-emr/request.json", "--submission-id", "sub-emr",
-        "--output", f"{prefix}/jobs/sub-emr/outcome.json",
-        "--blocks", "2026-10-02,2026-10-03,2026-10-05", "--epsilon", "0.5", "--delta", "0",
-        "--request-sha256", sha256_hex(request_text(request)),
+        "--request",
+        f"{prefix}/jobs/sub-emr/request.json",
+        "--submission-id",
+        "sub-emr",
+        "--output",
+        f"{prefix}/jobs/sub-emr/outcome.json",
+        "--blocks",
+        "2026-10-02,2026-10-03,2026-10-05",
+        "--epsilon",
+        "0.5",
+        "--delta",
+        "0",
+        "--request-sha256",
+        sha256_hex(request_text(request)),
     ]
     body = aws["s3"].get_object(Bucket=BUCKET, Key="team/dpgw/jobs/sub-emr/request.json")["Body"].read()
     assert sha256_hex(body.decode()) == step["Config"]["Args"][-1]  # the digest of what the job will read
@@ -99,10 +117,23 @@ def test_a_failed_step_reports_its_failure_details(settings, sleeps) -> None:
     launcher = EmrStepLauncher(on_cluster(settings, "j-1"), emr=emr, s3=s3, sleep=sleeps)
     log = "s3://logs/j-1/steps/s-1/stderr.gz"
     with Stubber(emr) as emr_stub, Stubber(s3) as s3_stub:
-        emr_stub.add_response("describe_step", {"Step": {"Id": "s-1", "Status": {
-            "State": "FAILED",
-            "FailureDetails": {"Reason": "Unknown Error.", "Message": "Exception in thread main", "LogFile": log},
-        }}}, {"ClusterId": "j-1", "StepId": "s-1"})
+        emr_stub.add_response(
+            "describe_step",
+            {
+                "Step": {
+                    "Id": "s-1",
+                    "Status": {
+                        "State": "FAILED",
+                        "FailureDetails": {
+                            "Reason": "Unknown Error.",
+                            "Message": "Exception in thread main",
+                            "LogFile": log,
+                        },
+                    },
+                }
+            },
+            {"ClusterId": "j-1", "StepId": "s-1"},
+        )
         s3_stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
         status = launcher.poll("j-1/s-1", "sub-1")
     assert status.state is RunState.FAILED
@@ -112,8 +143,9 @@ def test_a_failed_step_reports_its_failure_details(settings, sleeps) -> None:
 
 def test_the_execution_role_is_passed_only_when_set(settings, sleeps, aws, make_request) -> None:
     for role in (None, "arn:aws:iam::123456789012:role/dpgw-emr-runtime"):
-        launcher = EmrStepLauncher(on_cluster(settings, "j-1", execution_role_arn=role), emr=aws["emr"],
-                                   s3=aws["s3"], sleep=sleeps)
+        launcher = EmrStepLauncher(
+            on_cluster(settings, "j-1", execution_role_arn=role), emr=aws["emr"], s3=aws["s3"], sleep=sleeps
+        )
         request = s3_request(make_request, launcher)
         step = step_definition(launcher.settings, request, launcher.settings.request_uri("sub-1"), "CONTINUE")
         expected = {"JobFlowId": "j-1", "Steps": [step], **({"ExecutionRoleArn": role} if role else {})}
@@ -129,8 +161,9 @@ def test_a_transient_cluster_gets_the_bootstrap_and_settings(aws, settings, slee
     with pytest.raises(LaunchError, match="dpgw package"):
         launcher.launch(request)
     software = json.loads((ROOT / "software_settings.json").read_text())
-    aws["s3"].put_object(Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/software_settings.json",
-                         Body=json.dumps(software).encode())
+    aws["s3"].put_object(
+        Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/software_settings.json", Body=json.dumps(software).encode()
+    )
     run_id = launcher.launch(request)
     cluster_id, step_id = run_id.split("/")
     cluster = aws["emr"].describe_cluster(ClusterId=cluster_id)["Cluster"]
@@ -145,10 +178,12 @@ def test_a_transient_cluster_gets_the_bootstrap_and_settings(aws, settings, slee
     }
     assert {c["Classification"] for c in cluster["Configurations"]} == {c["Classification"] for c in software}
     actions = aws["emr"].list_bootstrap_actions(ClusterId=cluster_id)["BootstrapActions"]
-    assert [(a["ScriptPath"], a["Args"]) for a in actions] == [(
-        f"s3://{BUCKET}/team/dpgw/artifacts/0.1.0/emr_bootstrap.sh",
-        [f"s3://{BUCKET}/team/dpgw/artifacts/0.1.0/dp_gateway-0.1.0-py3-none-any.whl"],
-    )]
+    assert [(a["ScriptPath"], a["Args"]) for a in actions] == [
+        (
+            f"s3://{BUCKET}/team/dpgw/artifacts/0.1.0/emr_bootstrap.sh",
+            [f"s3://{BUCKET}/team/dpgw/artifacts/0.1.0/dp_gateway-0.1.0-py3-none-any.whl"],
+        )
+    ]
     step = aws["emr"].describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
     assert step["Name"] == "dpgw:sub-t" and step["ActionOnFailure"] == "TERMINATE_CLUSTER"
     assert launcher.find_run("sub-t") == run_id
@@ -167,8 +202,11 @@ def test_find_run_on_a_configured_cluster(aws, settings, sleeps, make_request) -
 def test_no_step_or_cluster_is_started_after_the_start_deadline(aws, settings, sleeps, make_request, transient) -> None:
     configured = settings if transient else on_cluster(settings, a_cluster(aws))
     launcher = EmrStepLauncher(configured, emr=aws["emr"], s3=aws["s3"], sleep=sleeps)
-    aws["s3"].put_object(Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/software_settings.json",
-                         Body=(ROOT / "software_settings.json").read_bytes())
+    aws["s3"].put_object(
+        Bucket=BUCKET,
+        Key="team/dpgw/artifacts/0.1.0/software_settings.json",
+        Body=(ROOT / "software_settings.json").read_bytes(),
+    )
     clusters_before = len(aws["emr"].list_clusters()["Clusters"])
     with pytest.raises(LaunchRejectedError, match="launch deadline passed"):
         launcher.launch(s3_request(make_request, launcher, "sub-1"), start_by=time.monotonic() - 1)

@@ -27,18 +27,26 @@ COLUMNS = {"day": ColumnType.DATE, "v": ColumnType.DOUBLE}
 
 
 def spec(launcher_dataset: str = "events") -> Any:
-    return parse_spec({
-        "engine": "tumult", "dataset": launcher_dataset, "analyst": "ann", "blocks": {"last": 2},
-        "budget": {"epsilon": 0.25}, "privacy_unit": "row", "aggregate": {"function": "count"},
-    })
+    return parse_spec(
+        {
+            "engine": "tumult",
+            "dataset": launcher_dataset,
+            "analyst": "ann",
+            "blocks": {"last": 2},
+            "budget": {"epsilon": 0.25},
+            "privacy_unit": "row",
+            "aggregate": {"function": "count"},
+        }
+    )
 
 
 @pytest.fixture
 def gateway(aws: dict[str, Any], settings: Any, sleeps: Any) -> tuple[Gateway, GlueLauncher]:
     glue = GlueLauncher(settings, glue=aws["glue"], s3=aws["s3"], sleep=sleeps)
     emr = EmrStepLauncher(settings, emr=aws["emr"], s3=aws["s3"], sleep=sleeps)
-    gw = Gateway(InMemoryLedgerStore(), {"glue": glue, "emr": emr}, inspect=lambda p, f: dict(COLUMNS),
-                 default_launcher="emr")
+    gw = Gateway(
+        InMemoryLedgerStore(), {"glue": glue, "emr": emr}, inspect=lambda p, f: dict(COLUMNS), default_launcher="emr"
+    )
     gw.init(PolicySettings(policy="fcfs"))
     gw.add_dataset("events", "s3://data/events/", DataFormat.PARQUET, "day", launcher="glue")
     gw.add_blocks("events", dt.date(2026, 10, 1), dt.date(2026, 10, 3), Budget.capacity(1))

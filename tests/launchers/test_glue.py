@@ -41,7 +41,8 @@ def test_launch_creates_the_job_once_and_reuses_it(aws, settings, sleeps, make_r
     assert launcher.ensure_job() == "unchanged"
     job = aws["glue"].get_job(JobName="dpgw-query")["Job"]
     assert job["Command"] == {
-        "Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/team/dpgw/artifacts/0.1.0/dp_query_job.py",
+        "Name": "glueetl",
+        "ScriptLocation": f"s3://{BUCKET}/team/dpgw/artifacts/0.1.0/dp_query_job.py",
         "PythonVersion": "3",
     }
     assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 3)
@@ -81,8 +82,13 @@ def test_the_run_carries_the_submission_and_the_grant(aws, settings, sleeps, mak
 def test_a_differing_job_is_updated_and_only_then(settings, sleeps) -> None:
     glue = boto3.client("glue", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     desired = job_definition(settings)
-    stale = {**desired, "Name": "dpgw-query", "NumberOfWorkers": 2, "CreatedOn": "2026-01-01",
-             "Command": {**desired["Command"], "Runtime": "whatever AWS adds"}}
+    stale = {
+        **desired,
+        "Name": "dpgw-query",
+        "NumberOfWorkers": 2,
+        "CreatedOn": "2026-01-01",
+        "Command": {**desired["Command"], "Runtime": "whatever AWS adds"},
+    }
     current = {**desired, "Name": "dpgw-query", "Command": {**desired["Command"], "Runtime": "x"}}
     launcher = GlueLauncher(settings, glue=glue, s3=object(), sleep=sleeps)
     with Stubber(glue) as stub:
@@ -161,14 +167,24 @@ def test_failure_and_timeout_report_glues_message_and_log_group(settings, sleeps
     launcher = GlueLauncher(settings, glue=glue, s3=s3, sleep=sleeps)
     with Stubber(glue) as glue_stub, Stubber(s3) as s3_stub:
         for state, message in (("TIMEOUT", "Job run timed out"), ("FAILED", "OutOfMemoryError")):
-            glue_stub.add_response("get_job_run", {"JobRun": {
-                "Id": "jr_1", "JobRunState": state, "ErrorMessage": message, "LogGroupName": "/aws-glue/jobs",
-            }}, {"JobName": "dpgw-query", "RunId": "jr_1", "PredecessorsIncluded": False})
+            glue_stub.add_response(
+                "get_job_run",
+                {
+                    "JobRun": {
+                        "Id": "jr_1",
+                        "JobRunState": state,
+                        "ErrorMessage": message,
+                        "LogGroupName": "/aws-glue/jobs",
+                    }
+                },
+                {"JobName": "dpgw-query", "RunId": "jr_1", "PredecessorsIncluded": False},
+            )
             s3_stub.add_client_error("get_object", "NoSuchKey", http_status_code=404)
             status = launcher.poll("jr_1", "sub-1")
             assert status.state is RunState.FAILED
-            assert status.message is not None and status.message.endswith(f"without writing an outcome to "
-                f"s3://{BUCKET}/team/dpgw/jobs/sub-1/outcome.json: {message}")
+            assert status.message is not None and status.message.endswith(
+                f"without writing an outcome to s3://{BUCKET}/team/dpgw/jobs/sub-1/outcome.json: {message}"
+            )
             assert state in status.message
             assert status.log_uri == "cloudwatch:/aws-glue/jobs/error/jr_1"
 
@@ -186,8 +202,9 @@ def test_throttled_start_is_retried(settings, sleeps, aws, make_request) -> None
 
 
 def test_a_refused_start_raises_launch_rejected(aws, settings, sleeps, make_request, slow_runs) -> None:
-    launcher = launcher_for(aws, settings.model_copy(update={"glue": settings.glue.model_copy(
-        update={"max_concurrent_runs": 1})}), sleeps)
+    launcher = launcher_for(
+        aws, settings.model_copy(update={"glue": settings.glue.model_copy(update={"max_concurrent_runs": 1})}), sleeps
+    )
     launcher.launch(s3_request(make_request, launcher, "sub-1"))  # stays STARTING: it holds the one slot
     with pytest.raises(LaunchRejectedError, match="ConcurrentRunsExceededException"):
         launcher.launch(s3_request(make_request, launcher, "sub-2"))

@@ -37,8 +37,11 @@ def test_submit_on_glue_reaches_succeeded_and_charges(moto_server, tmp_path, mon
     glue = boto3.client("glue")
     s3.create_bucket(Bucket=BUCKET)
     for name, value in {
-        "DPGW_AWS_BUCKET": BUCKET, "DPGW_AWS_PREFIX": "dp", "DPGW_AWS_REGION": REGION,
-        "DPGW_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/dpgw-glue", "DPGW_GLUE_EXECUTOR": "local",
+        "DPGW_AWS_BUCKET": BUCKET,
+        "DPGW_AWS_PREFIX": "dp",
+        "DPGW_AWS_REGION": REGION,
+        "DPGW_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/dpgw-glue",
+        "DPGW_GLUE_EXECUTOR": "local",
         "DPGW_LEDGER": str(tmp_path / "ledger"),
     }.items():
         monkeypatch.setenv(name, value)
@@ -50,11 +53,20 @@ def test_submit_on_glue_reaches_succeeded_and_charges(moto_server, tmp_path, mon
     run_json(capsys, "datasets", "add", "purchases", "--path", str(data), "--time-column", "day")
     run_json(capsys, "blocks", "add", "purchases", "--from", "2026-10-01", "--to", "2026-10-03", "--epsilon", "1")
     spec = tmp_path / "count.yaml"
-    spec.write_text(yaml.safe_dump({
-        "dataset": "purchases", "analyst": "gina", "privacy_unit": "row", "engine": "pipelinedp",
-        "blocks": {"last": 2}, "budget": {"epsilon": 0.5}, "aggregate": {"function": "count"},
-        "group_by": {"column": "region", "keys": REGIONS},
-    }))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "purchases",
+                "analyst": "gina",
+                "privacy_unit": "row",
+                "engine": "pipelinedp",
+                "blocks": {"last": 2},
+                "budget": {"epsilon": 0.5},
+                "aggregate": {"function": "count"},
+                "group_by": {"column": "region", "keys": REGIONS},
+            }
+        )
+    )
 
     claim = run_json(capsys, "submit", str(spec), "--launcher", "glue", "--wait")
 

@@ -24,8 +24,16 @@ def test_upload_puts_scripts_settings_and_wheel_where_the_launchers_look(aws, se
     uploaded = upload_artifacts(settings, ROOT, wheel, s3=aws["s3"])
     assert uploaded["dp_query_job.py"] == job_definition(settings)["Command"]["ScriptLocation"]
     keys = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]}
-    assert keys == {f"team/dpgw/artifacts/0.1.0/{n}" for n in (
-        "dp_query_job.py", "dp_query_step.py", "emr_bootstrap.sh", "software_settings.json", settings.wheel_name)}
+    assert keys == {
+        f"team/dpgw/artifacts/0.1.0/{n}"
+        for n in (
+            "dp_query_job.py",
+            "dp_query_step.py",
+            "emr_bootstrap.sh",
+            "software_settings.json",
+            settings.wheel_name,
+        )
+    }
     body = aws["s3"].get_object(Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/emr_bootstrap.sh")["Body"].read()
     assert body == (ROOT / "emr_bootstrap.sh").read_bytes()
 
@@ -64,11 +72,46 @@ def test_a_data_set_names_a_known_launcher(tmp_path, monkeypatch, capsys: Any) -
     assert main(["init"]) == 0
     data = tmp_path / "data.csv"
     data.write_text("day,v\n2026-10-01,1\n")
-    assert main(["datasets", "add", "d", "--path", str(data), "--time-column", "day", "--format", "csv",
-                 "--launcher", "lambda"]) == 2
+    assert (
+        main(
+            [
+                "datasets",
+                "add",
+                "d",
+                "--path",
+                str(data),
+                "--time-column",
+                "day",
+                "--format",
+                "csv",
+                "--launcher",
+                "lambda",
+            ]
+        )
+        == 2
+    )
     assert "unknown launcher 'lambda'" in capsys.readouterr().err
-    assert main(["datasets", "add", "d", "--path", str(data), "--time-column", "day", "--format", "csv",
-                 "--schema", "day:date,v:double", "--launcher", "emr", "--json"]) == 0
+    assert (
+        main(
+            [
+                "datasets",
+                "add",
+                "d",
+                "--path",
+                str(data),
+                "--time-column",
+                "day",
+                "--format",
+                "csv",
+                "--schema",
+                "day:date,v:double",
+                "--launcher",
+                "emr",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["launcher"] == "emr"
 
 

@@ -23,8 +23,12 @@ def test_file_then_environment(tmp_path: Path) -> None:
         '[aws]\nbucket = "from-file"\nregion = "eu-west-1"\n'
         '[aws.glue]\njob_name = "team-dp"\nnumber_of_workers = 4\n[aws.emr]\ncluster_id = "j-FILE"\n'
     )
-    env = {"DPGW_CONFIG": str(config), "DPGW_AWS_BUCKET": "from-env", "DPGW_GLUE_NUMBER_OF_WORKERS": "6",
-           "DPGW_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::1:role/r"}
+    env = {
+        "DPGW_CONFIG": str(config),
+        "DPGW_AWS_BUCKET": "from-env",
+        "DPGW_GLUE_NUMBER_OF_WORKERS": "6",
+        "DPGW_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::1:role/r",
+    }
     settings = load_settings(environ=env)
     assert (settings.bucket, settings.region) == ("from-env", "eu-west-1")
     assert (settings.glue.job_name, settings.glue.number_of_workers) == ("team-dp", 6)

@@ -21,7 +21,10 @@ from gateway.launchers.base import check_start_deadline
 from gateway.service import Gateway, no_checkpoint
 
 DATASET = Dataset(
-    name="events", path="/data", format=DataFormat.PARQUET, time_column="day",
+    name="events",
+    path="/data",
+    format=DataFormat.PARQUET,
+    time_column="day",
     columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE},
 )
 FIRST, LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
@@ -30,8 +33,13 @@ COLUMNS = dict(DATASET.columns)
 
 def spec(eps, client_id=None, analyst="ann", last=2):
     data = {
-        "engine": "tumult", "dataset": "events", "analyst": analyst, "blocks": {"last": last},
-        "budget": {"epsilon": eps}, "privacy_unit": "row", "aggregate": {"function": "count"},
+        "engine": "tumult",
+        "dataset": "events",
+        "analyst": analyst,
+        "blocks": {"last": last},
+        "budget": {"epsilon": eps},
+        "privacy_unit": "row",
+        "aggregate": {"function": "count"},
     }
     if client_id:
         data["client_id"] = client_id
@@ -77,20 +85,34 @@ class FileRunLauncher:
         request = JobRequest.model_validate(json.loads((self.root / "runs" / submission_id).read_text())["request"])
         now = dt.datetime.now(dt.UTC)
         result = JobResult(
-            submission_id=submission_id, engine="tumult", engine_version="x", dataset="events",
-            blocks=request.blocks, granted=request.granted, spent=request.granted, aggregate="count",
-            values=[GroupValue(key=None, value=1.0)], started_at=now, finished_at=now,
+            submission_id=submission_id,
+            engine="tumult",
+            engine_version="x",
+            dataset="events",
+            blocks=request.blocks,
+            granted=request.granted,
+            spent=request.granted,
+            aggregate="count",
+            values=[GroupValue(key=None, value=1.0)],
+            started_at=now,
+            finished_at=now,
         )
-        return RunStatus(RunState.SUCCEEDED, outcome=JobOutcome(submission_id=submission_id, status="succeeded",
-                                                                result=result))
+        return RunStatus(
+            RunState.SUCCEEDED, outcome=JobOutcome(submission_id=submission_id, status="succeeded", result=result)
+        )
 
 
 def gateway_for(store, launcher=None, checkpoint=no_checkpoint, clock=None, **kwargs) -> Gateway:
     launchers = {"files": launcher} if launcher is not None else {}
     extra = {"clock": clock} if clock is not None else {}
     return Gateway(
-        store, launchers, inspect=lambda path, fmt: dict(COLUMNS), default_launcher="files",
-        checkpoint=checkpoint, **extra, **kwargs,
+        store,
+        launchers,
+        inspect=lambda path, fmt: dict(COLUMNS),
+        default_launcher="files",
+        checkpoint=checkpoint,
+        **extra,
+        **kwargs,
     )
 
 
@@ -120,8 +142,9 @@ def check_books(state: core.LedgerState, events: list[core.AuditEvent]) -> None:
         assert (block.allocated + block.consumed).fits_in(block.capacity), f"{key} overspent: {block.to_json()}"
         block.check()
         holding = [c for c in state.claims.values() if key in c.blocks and c.state.holds_allocation]
-        spent = [c for c in state.claims.values() if key in c.blocks and c.state in (ClaimState.SUCCEEDED,
-                                                                                      ClaimState.FAILED)]
+        spent = [
+            c for c in state.claims.values() if key in c.blocks and c.state in (ClaimState.SUCCEEDED, ClaimState.FAILED)
+        ]
         assert block.allocated == sum((c.demand for c in holding), Budget()), key
         assert block.consumed == sum((c.demand for c in spent), Budget()), key
         assert granted[key] - released[key] == block.allocated + block.consumed, key

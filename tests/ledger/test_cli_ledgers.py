@@ -13,8 +13,13 @@ from gateway.demo import generate_purchases
 from tests.ledger.conftest import BUCKET
 
 TOO_BIG = {
-    "engine": "tumult", "dataset": "purchases", "analyst": "alice", "client_id": "q1",
-    "blocks": {"from": "2026-10-01", "to": "2026-10-02"}, "budget": {"epsilon": 5}, "privacy_unit": "row",
+    "engine": "tumult",
+    "dataset": "purchases",
+    "analyst": "alice",
+    "client_id": "q1",
+    "blocks": {"from": "2026-10-01", "to": "2026-10-02"},
+    "budget": {"epsilon": 5},
+    "privacy_unit": "row",
     "aggregate": {"function": "count"},
 }
 
@@ -29,8 +34,24 @@ def session(ledger: str, data, spec, capsys) -> dict[str, object]:
     assert main(["init", "--ledger", ledger, "--policy", "fcfs"]) == 0
     assert main(["init", "--ledger", ledger]) == 3  # one ledger per location
     assert main(["datasets", "add", "purchases", "--path", str(data), "--time-column", "day", "--ledger", ledger]) == 0
-    assert main(["blocks", "add", "purchases", "--from", "2026-10-01", "--to", "2026-10-03", "--epsilon", "1",
-                 "--ledger", ledger]) == 0
+    assert (
+        main(
+            [
+                "blocks",
+                "add",
+                "purchases",
+                "--from",
+                "2026-10-01",
+                "--to",
+                "2026-10-03",
+                "--epsilon",
+                "1",
+                "--ledger",
+                ledger,
+            ]
+        )
+        == 0
+    )
     submitted = run_json(capsys, "submit", str(spec), "--ledger", ledger, code=3)  # rejected: exit 3
     again = run_json(capsys, "submit", str(spec), "--ledger", ledger, code=3)
     assert again["id"] == submitted["id"]  # the same client id: the same submission

@@ -19,7 +19,10 @@ from gateway.ledger import FileLedgerStore, InMemoryLedgerStore, open_store
 from gateway.service import Gateway
 
 DATASET = Dataset(
-    name="events", path="/data", format=DataFormat.PARQUET, time_column="day",
+    name="events",
+    path="/data",
+    format=DataFormat.PARQUET,
+    time_column="day",
     columns={"day": ColumnType.DATE, "v": ColumnType.DOUBLE},
 )
 DAYS = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
@@ -27,8 +30,13 @@ DAYS = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
 
 def spec(eps, client_id=None):
     data = {
-        "engine": "tumult", "dataset": "events", "analyst": "ann", "blocks": {"last": 2},
-        "budget": {"epsilon": eps}, "privacy_unit": "row", "aggregate": {"function": "count"},
+        "engine": "tumult",
+        "dataset": "events",
+        "analyst": "ann",
+        "blocks": {"last": 2},
+        "budget": {"epsilon": eps},
+        "privacy_unit": "row",
+        "aggregate": {"function": "count"},
     }
     if client_id:
         data["client_id"] = client_id

@@ -57,9 +57,20 @@ def test_a_request_in_s3_whose_run_arguments_disagree_is_refused_in_s3(s3: Any, 
     request = request.model_copy(update={"output": f"s3://{BUCKET}/jobs/sub-s3/outcome.json"})
     text = request_text(request)
     s3.put_object(Bucket=BUCKET, Key="jobs/sub-s3/request.json", Body=text.encode())
-    argv = ["--request", f"s3://{BUCKET}/jobs/sub-s3/request.json", "--submission-id", "sub-s3",
-            "--blocks", "2026-10-02,2026-10-03,2026-10-05", "--epsilon", "5", "--delta", "0",
-            "--request-sha256", sha256_hex(text)]
+    argv = [
+        "--request",
+        f"s3://{BUCKET}/jobs/sub-s3/request.json",
+        "--submission-id",
+        "sub-s3",
+        "--blocks",
+        "2026-10-02,2026-10-03,2026-10-05",
+        "--epsilon",
+        "5",
+        "--delta",
+        "0",
+        "--request-sha256",
+        sha256_hex(text),
+    ]
     assert main(argv) == 1
     body = s3.get_object(Bucket=BUCKET, Key="jobs/sub-s3/outcome.json")["Body"].read()
     outcome = JobOutcome.model_validate(json.loads(body))
@@ -83,8 +94,14 @@ def test_a_request_in_s3_is_claimed_once(s3: Any, make_request: Any, capsys: pyt
     text = request_text(request)
     s3.put_object(Bucket=BUCKET, Key="jobs/sub-c/request.json", Body=text.encode())
     s3.put_object(Bucket=BUCKET, Key="jobs/sub-c/claimed.json", Body=b"{}")  # an earlier run's claim
-    argv = ["--request", f"s3://{BUCKET}/jobs/sub-c/request.json", "--submission-id", "sub-c",
-            "--request-sha256", sha256_hex(text)]
+    argv = [
+        "--request",
+        f"s3://{BUCKET}/jobs/sub-c/request.json",
+        "--submission-id",
+        "sub-c",
+        "--request-sha256",
+        sha256_hex(text),
+    ]
     assert main(argv) == 1
     assert "already run" in capsys.readouterr().err
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/sub-c/")["Contents"]]
@@ -92,8 +109,14 @@ def test_a_request_in_s3_is_claimed_once(s3: Any, make_request: Any, capsys: pyt
 
 
 def test_a_missing_request_in_s3_writes_nothing(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--request", f"s3://{BUCKET}/jobs/nope/request.json", "--submission-id", "nope",
-            "--request-sha256", "0" * 64]
+    argv = [
+        "--request",
+        f"s3://{BUCKET}/jobs/nope/request.json",
+        "--submission-id",
+        "nope",
+        "--request-sha256",
+        "0" * 64,
+    ]
     assert main(argv) == 1
     assert "cannot read the request" in capsys.readouterr().err
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
@@ -125,21 +148,62 @@ def test_on_glue_the_script_uses_get_resolved_options(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "awsglue", types.ModuleType("awsglue"))
     monkeypatch.setitem(sys.modules, "awsglue.utils", utils)
     resolved = _glue_script().resolve_arguments(["--submission_id", "s-1"])
-    assert asked == [(["dp_query_job.py", "--submission_id", "s-1"], [
-        "submission_id", "request", "output", "granted_blocks", "granted_epsilon", "granted_delta",
-        "request_sha256"])]
+    assert asked == [
+        (
+            ["dp_query_job.py", "--submission_id", "s-1"],
+            [
+                "submission_id",
+                "request",
+                "output",
+                "granted_blocks",
+                "granted_epsilon",
+                "granted_delta",
+                "request_sha256",
+            ],
+        )
+    ]
     assert resolved[:4] == ["--submission-id", "<submission_id>", "--request", "<request>"]
 
 
 def test_glue_and_emr_scripts_pass_the_same_arguments() -> None:
     module = _glue_script()
     glue_argv = [
-        "--job-language", "python", "--conf", "spark.sql.warehouse.dir=s3://b/w/",  # Glue's own, ignored
-        "--submission_id", "s-1", "--request", "s3://b/r.json", "--output", "s3://b/o.json",
-        "--granted_blocks", "2026-10-02", "--granted_epsilon", "0.5", "--granted_delta", "0",
-        "--request_sha256", "ab" * 32, "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1",
+        "--job-language",
+        "python",
+        "--conf",
+        "spark.sql.warehouse.dir=s3://b/w/",  # Glue's own, ignored
+        "--submission_id",
+        "s-1",
+        "--request",
+        "s3://b/r.json",
+        "--output",
+        "s3://b/o.json",
+        "--granted_blocks",
+        "2026-10-02",
+        "--granted_epsilon",
+        "0.5",
+        "--granted_delta",
+        "0",
+        "--request_sha256",
+        "ab" * 32,
+        "--JOB_ID",
+        "j_1",
+        "--JOB_RUN_ID",
+        "jr_1",
     ]
     assert module.resolve_arguments(glue_argv) == [
-        "--submission-id", "s-1", "--request", "s3://b/r.json", "--output", "s3://b/o.json",
-        "--blocks", "2026-10-02", "--epsilon", "0.5", "--delta", "0", "--request-sha256", "ab" * 32,
+        "--submission-id",
+        "s-1",
+        "--request",
+        "s3://b/r.json",
+        "--output",
+        "s3://b/o.json",
+        "--blocks",
+        "2026-10-02",
+        "--epsilon",
+        "0.5",
+        "--delta",
+        "0",
+        "--request-sha256",
+        "ab" * 32,
     ]

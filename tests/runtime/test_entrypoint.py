@@ -26,9 +26,7 @@ class FakeEngine:
 
     name = "fake"
 
-    def __init__(
-        self, spent: Budget | None = None, value: float = 1.0, error: Exception | None = None
-    ) -> None:
+    def __init__(self, spent: Budget | None = None, value: float = 1.0, error: Exception | None = None) -> None:
         self.spent = spent
         self.value = value
         self.error = error
@@ -105,7 +103,10 @@ def test_main_writes_a_succeeded_outcome(spark: Any, make_request: Any, tmp_path
 
 @pytest.mark.spark
 def test_a_second_run_of_one_request_is_refused_before_reading_data(
-    spark: Any, make_request: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    spark: Any,
+    make_request: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """One grant, one answer: the second run finds the claim, reads nothing and overwrites nothing."""
@@ -167,7 +168,10 @@ def test_main_writes_a_failed_outcome_for_missing_data(
 
 @pytest.mark.spark
 def test_an_error_quoting_data_reaches_only_the_log_and_the_operator_detail(
-    spark: Any, make_request: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    spark: Any,
+    make_request: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     request = make_request(submission_id="sub-bug")
@@ -231,8 +235,17 @@ def test_module_entry_point_runs_main(make_request: Any, tmp_path: Path) -> None
     request = make_request(submission_id="sub-x")
     path = _write_request(request, tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "gateway.runtime", "--request", str(path), "--submission-id", "sub-y",
-         "--request-sha256", sha256_hex(path.read_text())],
+        [
+            sys.executable,
+            "-m",
+            "gateway.runtime",
+            "--request",
+            str(path),
+            "--submission-id",
+            "sub-y",
+            "--request-sha256",
+            sha256_hex(path.read_text()),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -242,9 +255,7 @@ def test_module_entry_point_runs_main(make_request: Any, tmp_path: Path) -> None
     assert "'sub-x', not 'sub-y'" in proc.stderr
 
 
-def test_local_master_only_when_nothing_else_chose_one(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_local_master_only_when_nothing_else_chose_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from pyspark.sql import SparkSession
 
     monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
@@ -266,7 +277,5 @@ def test_runtime_imports_no_ledger_launcher_or_aws_code() -> None:
         "or m.startswith(('gateway.ledger', 'gateway.launchers', 'gateway.service', 'gateway.cli'))]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -107,9 +107,7 @@ def test_timestamp_bounds_are_utc_days_half_open(spark: Any, tmp_path: Path) -> 
 
 
 @pytest.mark.spark
-def test_csv_header_that_disagrees_with_the_registered_schema_fails_loudly(
-    spark: Any, tmp_path: Path
-) -> None:
+def test_csv_header_that_disagrees_with_the_registered_schema_fails_loudly(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "swapped.csv"
     path.write_text("n,ts\n1,2026-10-02T00:00:00\n")
     dataset = Dataset(

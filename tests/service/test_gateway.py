@@ -69,9 +69,17 @@ class ScriptedLauncher:
         spent = Budget(spent.epsilon * self.spend_factor, spent.delta)
         now = dt.datetime.now(dt.UTC)
         result = JobResult(
-            submission_id=submission_id, engine="tumult", engine_version="x", dataset="events",
-            blocks=request.blocks, granted=request.granted, spent=GrantedBudget.of(spent), aggregate="count",
-            values=[GroupValue(key=None, value=41.5)], started_at=now, finished_at=now,
+            submission_id=submission_id,
+            engine="tumult",
+            engine_version="x",
+            dataset="events",
+            blocks=request.blocks,
+            granted=request.granted,
+            spent=GrantedBudget.of(spent),
+            aggregate="count",
+            values=[GroupValue(key=None, value=41.5)],
+            started_at=now,
+            finished_at=now,
         )
         outcome = JobOutcome(submission_id=submission_id, status="succeeded", result=result)
         return RunStatus(RunState.SUCCEEDED, outcome=outcome)
@@ -79,8 +87,13 @@ class ScriptedLauncher:
 
 def spec(eps=0.2, client_id=None):
     data = {
-        "engine": "tumult", "dataset": "events", "analyst": "ann", "blocks": {"last": 2},
-        "budget": {"epsilon": eps}, "privacy_unit": "row", "aggregate": {"function": "count"},
+        "engine": "tumult",
+        "dataset": "events",
+        "analyst": "ann",
+        "blocks": {"last": 2},
+        "budget": {"epsilon": eps},
+        "privacy_unit": "row",
+        "aggregate": {"function": "count"},
     }
     if client_id:
         data["client_id"] = client_id
@@ -101,9 +114,7 @@ def env():
         if inspected["missing"]:
             raise DataNotFoundError(f"no partitions at {dataset.path}")
 
-    gw = Gateway(
-        InMemoryLedgerStore(), {"fake": launcher}, inspect=inspect, locate=locate, default_launcher="fake"
-    )
+    gw = Gateway(InMemoryLedgerStore(), {"fake": launcher}, inspect=inspect, locate=locate, default_launcher="fake")
     launcher.gateway = gw
     gw.init(PolicySettings(policy="dpf-n", n=2))
     gw.add_dataset("events", "/data", DataFormat.PARQUET, "day")
@@ -168,7 +179,8 @@ def test_a_failed_job_shows_the_analyst_only_its_category(env):
     gw, launcher, _ = env
     claim = gw.submit(spec(0.2))
     launcher.failure = JobOutcome(
-        submission_id=claim.id, status="failed",
+        submission_id=claim.id,
+        status="failed",
         error={"type": "engine-failure", "message": "the job failed in the DP engine", "ref": "abc123"},
         detail="ValueError: could not convert 'alice@example.com' to float",
     )
@@ -278,8 +290,9 @@ def test_admitting_claim_by_claim_matches_one_admission_pass(disjoint):
     for i, eps in enumerate(demands[:3] if disjoint else demands):  # disjoint: one claim per block
         day = f"2026-10-0{1 + i % 3}"
         blocks = {"from": day, "to": day} if disjoint else {"last": 1 + i % 3}
-        claim = core.prepare_claim(gw.state(), parse_spec(spec(eps).to_json() | {"blocks": blocks}), gw.clock(),
-                                   launcher="none")
+        claim = core.prepare_claim(
+            gw.state(), parse_spec(spec(eps).to_json() | {"blocks": blocks}), gw.clock(), launcher="none"
+        )
         gw._mutate(lambda s, now, c=claim: core.arrive(s, c, now))
     state = full_view(gw.store)
     whole, _ = core.schedule(state, gw.clock())
@@ -315,7 +328,10 @@ def test_stepped_admission_equals_one_pass_for_every_policy(settings):
 
     times = iter(dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(hours=h) for h in range(1000))
     gw = Gateway(
-        InMemoryLedgerStore(), {}, inspect=lambda p, f: dict(COLUMNS), default_launcher="none",
+        InMemoryLedgerStore(),
+        {},
+        inspect=lambda p, f: dict(COLUMNS),
+        default_launcher="none",
         clock=lambda: next(times),
     )
     gw.init(settings)

@@ -123,7 +123,21 @@ Accounting = Literal["basic", "rdp"]
 # PrivateKube's artifact grid (its simulator's orders): the high orders are where many small Gaussian
 # demands fit a block best, and the simulator that reproduces the paper's RDP figures uses the same grid.
 ARTIFACT_ALPHAS: tuple[str, ...] = (
-    "1.000001", "1.0001", "1.5", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "20480",
+    "1.000001",
+    "1.0001",
+    "1.5",
+    "2",
+    "4",
+    "8",
+    "16",
+    "32",
+    "64",
+    "128",
+    "256",
+    "512",
+    "1024",
+    "2048",
+    "20480",
 )
 ReleaseTo = Literal["unlocked", "locked"]  # where a never-started launch's reservation goes (locked: quirk Q6)
 

@@ -130,9 +130,7 @@ def test_policy_registry():
 
 
 amounts = st.decimals(min_value="0.01", max_value="1.5", places=2).map(Budget.demand)
-arrivals = st.lists(
-    st.dictionaries(st.integers(0, 3), amounts, min_size=1, max_size=4), min_size=1, max_size=40
-)
+arrivals = st.lists(st.dictionaries(st.integers(0, 3), amounts, min_size=1, max_size=4), min_size=1, max_size=40)
 
 
 ALL_POLICIES = ["dpf-n", "dpf-t", "fcfs", "rr-n", "rr-t", "dpack"]
