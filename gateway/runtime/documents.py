@@ -85,6 +85,16 @@ def write_text(uri: str, text: str) -> None:
         except (ClientError, BotoCoreError) as exc:
             raise OSError(f"cannot write {uri}: {exc}") from exc
         return
+    tmp = _durable_temp(path, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _durable_temp(path: Path, text: str) -> Path:
+    """The text in a new, fsynced temporary file beside ``path``, to be renamed or linked into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -92,10 +102,10 @@ def write_text(uri: str, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def _put_if_absent(client: Any, bucket: str, key: str, body: bytes) -> None:
@@ -138,19 +148,13 @@ def create_text(uri: str, text: str) -> None:
         except BotoCoreError as exc:
             raise OSError(f"cannot write {uri}: {exc}") from exc
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _durable_temp(path, text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError as exc:
-            raise DocumentExistsError(f"{uri} already exists") from exc
+        os.link(tmp, path)
+    except FileExistsError as exc:
+        raise DocumentExistsError(f"{uri} already exists") from exc
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def sibling(uri: str, name: str) -> str:
