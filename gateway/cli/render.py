@@ -281,6 +281,14 @@ def result_json(claim: Claim, round_: bool = False, clamp_zero: bool = False) ->
     return result
 
 
+def _spent_label(spent: dict[str, Any]) -> str:
+    """An aggregate's spend for a column title: ε to six significant digits (the library's float, rounded
+    toward zero when handed over, shows as 0.049999999999999996), or a Rényi curve's kind."""
+    if spent.get("epsilon") is not None:
+        return f"ε {float(spent['epsilon']):.6g}"
+    return "a Rényi-DP curve"
+
+
 def result_table(claim: Claim, round_: bool = False, clamp_zero: bool = False) -> Group:
     """The private answer: a heading line (a table title would wrap to the narrow table) and one row per key."""
     result = claim.result or {}
@@ -297,7 +305,7 @@ def result_table(claim: Claim, round_: bool = False, clamp_zero: bool = False) -
     several = len(answers) > 1
     columns = [result["values"]] if not several else [a["values"] for a in answers]
     for answer in answers if several else [None]:
-        title = "private value" if answer is None else f"{answer['name']} (ε {answer['spent']['epsilon']})"
+        title = "private value" if answer is None else f"{answer['name']} ({_spent_label(answer['spent'])})"
         table.add_column(plain(title), justify="right")
     if processed:
         label = " + ".join(name for name, on in (("rounded", round_), ("clamped at 0", clamp_zero)) if on)

@@ -277,3 +277,10 @@ def test_several_aggregates_on_two_group_columns_print_one_column_each() -> None
     assert "count(*), sum(amount) by region, member where amount >= 5" in text
     row = next(line for line in text.splitlines() if "n, True" in line)
     assert "12.000" in row and "80.500" in row
+
+
+def test_an_aggregates_spend_reads_well_as_a_float_or_a_curve():
+    from gateway.cli.render import _spent_label
+
+    assert _spent_label({"epsilon": "0.049999999999999996", "delta": "0"}) == "ε 0.05"  # handed rounded down
+    assert _spent_label({"curve": ["0.1", "0.2"], "alphas": ["2", "4"]}) == "a Rényi-DP curve"  # rdp: no ε key
