@@ -143,7 +143,7 @@ def test_a_malformed_csv_row_never_appears_in_any_output(
         assert SECRET not in text, args
     job_dir = tmp_path / "ledger" / "jobs" / claim_id
     assert {p.name for p in job_dir.iterdir()} >= {"claimed.json", "outcome.json", "request.json"}
-    assert build_gateway(None).state().claim(claim_id).state.value == "succeeded"
+    assert build_gateway(None).claim(claim_id).state.value == "succeeded"  # finished: in history
 
 
 def test_running_the_local_job_twice_yields_one_answer(ledger: Path, tmp_path: Path) -> None:
