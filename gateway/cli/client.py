@@ -199,14 +199,5 @@ def claim_from(view: dict[str, Any], result: dict[str, Any] | None = None) -> Cl
 
 
 def block_from(view: dict[str, Any]) -> Block:
-    return Block(
-        dataset=view["dataset"],
-        day=dt.date.fromisoformat(view["day"]),
-        capacity=Budget.from_json(view["capacity"]),
-        unlocked=Budget.from_json(view["unlocked"]),
-        allocated=Budget.from_json(view["allocated"]),
-        consumed=Budget.from_json(view["consumed"]),
-        arrivals=int(view["arrivals"]),
-        retired=bool(view["retired"]),
-        guarantee=Budget.from_json(view["guarantee"]) if view.get("guarantee") else None,
-    )
+    """A block from its public view: the stored form without the ledger's own bookkeeping (version, holds)."""
+    return Block.from_json({**view, "version": 1})

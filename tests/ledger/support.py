@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.core import ledger as core
@@ -162,8 +163,6 @@ def check_books(state: core.LedgerState, events: list[core.AuditEvent]) -> None:
 def submit_worker(url: str, runs: str, process: int, threads: int, per_thread: int, seed: int) -> None:
     """``threads`` gateways in this process, each submitting ``per_thread`` queries; ids collide across
     processes on purpose (every client id is submitted by two gateways at about the same time)."""
-    import threading
-
     from gateway.ledger import open_store
 
     errors: list[BaseException] = []
@@ -177,6 +176,13 @@ def submit_worker(url: str, runs: str, process: int, threads: int, per_thread: i
                 gw.submit(spec(eps, f"k{client}-{i}", analyst="team", last=1 + (client + i) % 2))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             errors.append(exc)
+
+    run_threads(run, threads, errors)
+
+
+def run_threads(run: Callable[[int], None], threads: int, errors: list[BaseException]) -> None:
+    """Run ``run(0)`` .. ``run(threads - 1)`` on threads; re-raise the first error they collected."""
+    import threading
 
     pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
     for t in pool:
@@ -209,8 +215,6 @@ def crashing_worker(url: str, runs: str, stop_at: str) -> None:
 def churn_worker(url: str, runs: str, process: int, threads: int, per_thread: int, seed: int) -> None:
     """``threads`` gateways that submit, finish their earlier jobs and run passes, so that jobs are charged
     on the same blocks, at the same time, as other gateways admit and launch."""
-    import threading
-
     from gateway.ledger import open_store
 
     errors: list[BaseException] = []
@@ -234,10 +238,4 @@ def churn_worker(url: str, runs: str, process: int, threads: int, per_thread: in
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             errors.append(exc)
 
-    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if errors:
-        raise errors[0]
+    run_threads(run, threads, errors)
