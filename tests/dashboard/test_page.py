@@ -78,6 +78,13 @@ def test_an_analyst_sees_budgets_and_only_their_own_queries():
     assert len(parse(ann).having("rect", "cell")) == len(parse(bob).having("rect", "cell"))  # budgets are public
 
 
+def test_the_page_is_self_contained_for_offline_use():
+    state, trail, _ = ledger_with_queries()
+    page = html.render(model.build(state, trail, NOW, viewer=None))
+    assert "<script" not in page and "http://" not in page and "https://" not in page  # nothing fetched
+    assert "<link" not in page and "@import" not in page
+
+
 def test_user_strings_are_escaped_never_markup():
     state, trail, _ = ledger_with_queries()
     page = html.render(model.build(state, trail, NOW, viewer=None))
