@@ -1,9 +1,10 @@
 """``dpgw package``: build the gateway wheel and upload what Glue, EMR and Lambda run to the configured S3 prefix.
 
 Uploads, under ``s3://<bucket>/<prefix>/artifacts/<version>/``: the Glue script, the EMR step script,
-the EMR bootstrap action, the EMR software settings (checked first), the wheel and ``lambda.zip`` (the
-team-mode function of ``infra/dpgw-api.yaml``). The Glue job, the EMR launchers and the stack point at
-exactly these keys (``AwsSettings.artifact_uri``).
+the EMR bootstrap action, the EMR software settings (checked first), the EMR module list
+(``emr_modules.txt``: the exact pins the bootstrap installs with ``--no-deps``), the wheel and
+``lambda.zip`` (the team-mode function of ``infra/dpgw-api.yaml``). The Glue job, the EMR launchers and
+the stack point at exactly these keys (``AwsSettings.artifact_uri``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gateway.cli import render
 from gateway.errors import GatewayValidationError
 from gateway.launchers.aws import LazyClient, call
 from gateway.launchers.emr_config import check_configurations
+from gateway.launchers.glue_modules import EMR_7_MODULES, EMR_MODULES_ARTIFACT, requirements_text
 from gateway.launchers.settings import AwsSettings, load_settings, split_s3_uri
 
 # Artifact name -> path inside the project.
@@ -127,12 +129,16 @@ def upload_artifacts(
         sources[wheel.name] = wheel
     if lambda_zip is not None:
         sources["lambda.zip"] = lambda_zip
+    bodies = {name: (str(path), path.read_bytes()) for name, path in sources.items()}
+    # The bootstrap installs exactly these next to the wheel (never pyspark: EMR's Spark provides it).
+    modules = requirements_text(EMR_7_MODULES, f"dp-gateway {gateway.__version__} for EMR 7.5 python3.11")
+    bodies[EMR_MODULES_ARTIFACT] = ("the EMR module list", modules.encode())
     client = LazyClient("s3", settings.region, s3).get()
     uploaded = {}
-    for name, path in sources.items():
+    for name, (what, body) in bodies.items():
         uri = settings.artifact_uri(name)
         bucket, key = split_s3_uri(uri)
-        call(f"upload {path} to {uri}", client.put_object, Bucket=bucket, Key=key, Body=path.read_bytes())
+        call(f"upload {what} to {uri}", client.put_object, Bucket=bucket, Key=key, Body=body)
         uploaded[name] = uri
     return uploaded
 

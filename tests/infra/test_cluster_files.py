@@ -58,12 +58,20 @@ def test_bootstrap_passes_shellcheck() -> None:
 
 @pytest.fixture
 def fake_node(tmp_path: Path) -> dict[str, str]:
-    """A PATH with stand-ins for aws, sudo, uname and python3.11 that log what they were asked to do."""
+    """A PATH with stand-ins for aws, sudo, uname and python3.11 that log what they were asked to do.
+
+    ``aws s3 cp URI DIR`` writes a file named like the URI; the module list gets ``FAKE_MODULES``.
+    (``tests/launchers/test_emr_replica.py`` runs the script for real: real pip, awscli and Spark.)
+    """
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls.log"
     scripts = {
-        "aws": f'echo "aws $*" >> {log}; touch "$5/$(basename "$4")"',
+        "aws": (
+            f'echo "aws $*" >> {log}; out="$5/$(basename "$4")"; '
+            'if [ "$(basename "$4")" = emr_modules.txt ]; then printf "%b" "$FAKE_MODULES" > "$out"; '
+            'else touch "$out"; fi'
+        ),
         "sudo": '"$@"',
         "uname": 'echo "${FAKE_ARCH:-x86_64}"',
         "python3.11": f'echo "python $*" >> {log}; exit "${{FAKE_PIP_STATUS:-0}}"',
@@ -72,7 +80,8 @@ def fake_node(tmp_path: Path) -> dict[str, str]:
         path = bin_dir / name
         path.write_text(f"#!/usr/bin/env bash\n{body}\n")
         path.chmod(0o755)
-    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LOG": str(log)}
+    modules = "# list\\ntmlt.analytics==0.21.0\\npipeline-dp==0.3.1\\n"
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LOG": str(log), "FAKE_MODULES": modules}
 
 
 def _bootstrap(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -84,25 +93,42 @@ def _bootstrap(env: dict[str, str], *args: str, **extra: str) -> subprocess.Comp
 WHEEL = "s3://b/dp/artifacts/0.1.0/dp_gateway-0.1.0-py3-none-any.whl"
 
 
-def test_bootstrap_installs_the_pinned_libraries_and_the_wheel_idempotently(fake_node: dict[str, str]) -> None:
+def test_bootstrap_installs_exactly_the_module_list_and_the_wheel_idempotently(fake_node: dict[str, str]) -> None:
     for _ in range(2):
         proc = _bootstrap(fake_node, WHEEL)
         assert proc.returncode == 0, proc.stderr
     calls = Path(fake_node["LOG"]).read_text().splitlines()
+    fetched = [c.split()[4] for c in calls if c.startswith("aws s3 cp")]
+    # The module list comes from beside the wheel: the artifacts `dpgw package` uploaded together.
+    assert fetched == [WHEEL, "s3://b/dp/artifacts/0.1.0/emr_modules.txt"] * 2
     installs = [
-        c.rsplit(" ", 1)[0] + " " + Path(c.rsplit(" ", 1)[1]).name
+        " ".join(Path(w).name if "/" in w else w for w in c.split())
         for c in calls
         if c.startswith("python -m pip install")
     ]
     assert len(installs) == 2 and installs[0] == installs[1]  # a re-run asks for exactly the same
-    assert "tmlt.analytics==0.21.0" in installs[0] and "pipeline-dp==0.3.1" in installs[0]
-    assert installs[0].endswith(" dp_gateway-0.1.0-py3-none-any.whl[aws]")  # boto3 for the s3:// request
-    checks = [set(c.removeprefix("python -c import ").split(", ")) for c in calls if c.startswith("python -c ")]
-    assert checks and checks[0] >= {"boto3", "tmlt.analytics", "pipeline_dp"} | _step_imports()
+    # pip never resolves (so never fetches or builds pyspark) and builds nothing: the list and the wheel only.
+    assert installs[0] == (
+        "python -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: "
+        "-r emr_modules.txt dp_gateway-0.1.0-py3-none-any.whl"
+    )
+    checks = [c for c in calls if c.startswith("python -c ")]
+    imported = set(checks[0].removeprefix("python -c import ").split(", "))
+    assert imported >= {"boto3", "pipeline_dp"}
+    # Spark is installed after bootstrap actions: what imports pyspark is only looked up, the step's entry among it.
+    assert set(checks[1].split()[-3:]) == {"tmlt.analytics", "tmlt.core"} | _step_imports()
+
+
+def test_a_module_list_naming_pyspark_is_refused(fake_node: dict[str, str]) -> None:
+    for listed in ("pyspark==3.5.2", "py4j==0.10.9.7", "PySpark==3.5.2"):
+        proc = _bootstrap(fake_node, WHEEL, FAKE_MODULES=f"tmlt.analytics==0.21.0\\n{listed}\\n")
+        assert proc.returncode == 4 and "EMR's Spark provides them" in proc.stderr
+    assert not [c for c in Path(fake_node["LOG"]).read_text().splitlines() if "pip install" in c]
+    assert _bootstrap(fake_node, WHEEL, FAKE_MODULES="pyspark-stubs==0.1\\n").returncode == 0  # another name
 
 
 def _step_imports() -> set[str]:
-    """The modules the EMR step script imports: the bootstrap's self-check must import them all."""
+    """The modules the EMR step script imports: the bootstrap's self-check must find them all."""
     tree = ast.parse((ROOT / "emr_scripts" / "dp_query_step.py").read_text())
     found = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     found |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.launchers.glue_modules import CHANGED_GLUE_PACKAGES, GLUE_5_MODULES, GLUE_INSTALLER_OPTION
-from tests.launchers.replica.resolve_glue_modules import OVERRIDES, canonical, glue_pins
+from gateway.launchers.glue_modules import CHANGED_GLUE_PACKAGES, EMR_7_MODULES, GLUE_5_MODULES, GLUE_INSTALLER_OPTION
+from tests.launchers.replica.resolve_glue_modules import OVERRIDES, canonical, emr_spark, glue_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICA = ROOT / "tests" / "launchers" / "replica"
@@ -25,6 +25,15 @@ def _lines(path: Path) -> list[str]:
 def test_the_module_list_is_the_committed_resolution() -> None:
     assert list(GLUE_5_MODULES) == _lines(REPLICA / "glue-5.0-modules.txt")
     assert GLUE_INSTALLER_OPTION == "--no-deps"  # so pip installs exactly these, never pyspark
+
+
+def test_the_emr_module_list_is_the_committed_resolution_and_leaves_spark_to_emr() -> None:
+    assert list(EMR_7_MODULES) == _lines(REPLICA / "emr-7.5-modules.txt")
+    names = {canonical(m.split("==")[0]) for m in EMR_7_MODULES}
+    assert set(emr_spark()) == {"pyspark", "py4j"} and not names & set(emr_spark())
+    # --no-deps installs no extras: the gateway's [aws] extra (boto3 and what it needs) is in the list.
+    assert {"boto3", "botocore", "s3transfer", "jmespath"} <= names
+    assert {"tmlt-analytics", "tmlt-core", "pipeline-dp", "python-dp"} <= names
 
 
 def test_only_the_packages_the_dp_libraries_require_change_glue() -> None:

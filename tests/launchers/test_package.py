@@ -13,6 +13,7 @@ from gateway.cli.main import main
 from gateway.cli.package import build_lambda_zip, build_wheel, upload_artifacts
 from gateway.errors import GatewayValidationError
 from gateway.launchers.glue import job_definition
+from gateway.launchers.glue_modules import EMR_7_MODULES
 from tests.launchers.conftest import BUCKET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +32,17 @@ def test_upload_puts_scripts_settings_and_wheel_where_the_launchers_look(aws, se
             "dp_query_step.py",
             "emr_bootstrap.sh",
             "software_settings.json",
+            "emr_modules.txt",
             settings.wheel_name,
         )
     }
     body = aws["s3"].get_object(Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/emr_bootstrap.sh")["Body"].read()
     assert body == (ROOT / "emr_bootstrap.sh").read_bytes()
+    # Next to the wheel (the bootstrap looks there): the exact EMR pins, one a line, never pyspark or py4j.
+    modules = aws["s3"].get_object(Bucket=BUCKET, Key="team/dpgw/artifacts/0.1.0/emr_modules.txt")["Body"].read()
+    pins = [line for line in modules.decode().splitlines() if not line.startswith("#")]
+    assert pins == list(EMR_7_MODULES) and all("==" in p for p in pins)
+    assert not {p.split("==")[0].lower() for p in pins} & {"pyspark", "py4j"}
 
 
 def test_a_malformed_software_settings_file_is_not_uploaded(aws, settings, tmp_path) -> None:
