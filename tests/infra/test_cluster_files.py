@@ -74,7 +74,11 @@ def fake_node(tmp_path: Path) -> dict[str, str]:
         ),
         "sudo": '"$@"',
         "uname": 'echo "${FAKE_ARCH:-x86_64}"',
-        "python3.11": f'echo "python $*" >> {log}; exit "${{FAKE_PIP_STATUS:-0}}"',
+        "python3.11": (
+            f'echo "python $*" >> {log}; '
+            'if [ "$*" = "-m pip --version" ]; then exit "${FAKE_NO_PIP:-0}"; fi; exit "${FAKE_PIP_STATUS:-0}"'
+        ),
+        "dnf": f'echo "dnf $*" >> {log}',
     }
     for name, body in scripts.items():
         path = bin_dir / name
@@ -117,6 +121,13 @@ def test_bootstrap_installs_exactly_the_module_list_and_the_wheel_idempotently(f
     assert imported >= {"boto3", "pipeline_dp"}
     # Spark is installed after bootstrap actions: what imports pyspark is only looked up, the step's entry among it.
     assert set(checks[1].split()[-3:]) == {"tmlt.analytics", "tmlt.core"} | _step_imports()
+
+
+def test_a_python_without_pip_gets_pip_from_dnf(fake_node: dict[str, str]) -> None:
+    assert _bootstrap(fake_node, WHEEL, FAKE_NO_PIP="1").returncode == 0
+    calls = Path(fake_node["LOG"]).read_text().splitlines()
+    assert "dnf install -y python3.11-pip" in calls
+    assert calls.index("dnf install -y python3.11-pip") < min(i for i, c in enumerate(calls) if "pip install" in c)
 
 
 def test_a_module_list_naming_pyspark_is_refused(fake_node: dict[str, str]) -> None:
