@@ -29,7 +29,7 @@ from pydantic import (
 
 from gateway.core import predicate
 from gateway.core.budget import Budget
-from gateway.core.datasets import ColumnType, Dataset, check_name
+from gateway.core.datasets import ColumnType, Dataset, check_name, check_version_label
 from gateway.errors import GatewayValidationError, SpecError
 
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -68,14 +68,42 @@ class _Strict(BaseModel):
 
 
 class BlockSelection(_Strict):
-    """Which time blocks the query reads: the ``last`` K blocks, or every block ``from``..``to``."""
+    """Which blocks the query reads: of a dated data set the ``last`` K days, or every day ``from``..``to``;
+    of a snapshot one ``version`` (``{version: V}``) or the ``latest`` one (``blocks: latest``)."""
 
     last: int | None = Field(default=None, ge=1)
     from_: dt.date | None = Field(default=None, alias="from")
     to: dt.date | None = None
+    version: str | None = None
+    latest: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _latest_shorthand(cls, data: Any) -> Any:
+        if data == "latest":
+            return {"latest": True}
+        if isinstance(data, dict) and data.get("latest") is False:
+            return {k: v for k, v in data.items() if k != "latest"}  # a stored spec (model_dump) carries it
+        return data
+
+    @field_validator("version")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_version_label(value)
+            except GatewayValidationError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> BlockSelection:
+        if self.by_version:
+            if self.last is not None or self.from_ is not None or self.to is not None:
+                raise ValueError("a version (or latest) selects a snapshot's block: give no days with it")
+            if self.version is not None and self.latest:
+                raise ValueError("give either {version: V} or latest, not both")
+            return self
         if self.last is not None:
             if self.from_ is not None or self.to is not None:
                 raise ValueError("give either 'last' or 'from'/'to', not both")
@@ -85,6 +113,16 @@ class BlockSelection(_Strict):
         if self.from_ > self.to:
             raise ValueError(f"empty block range: from {self.from_} is after to {self.to}")
         return self
+
+    @property
+    def by_version(self) -> bool:
+        """Selects a snapshot's version block rather than days."""
+        return self.version is not None or self.latest
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> Any:
+        data = handler(self)
+        return {k: v for k, v in data.items() if not (k == "latest" and v is False)}
 
 
 class BudgetSpec(_Strict):
@@ -223,6 +261,9 @@ class Aggregate(_Strict):
 
 
 GroupKey = str | int | bool
+# Joins the values of several group-by columns into one internal key; a declared key holding it is refused
+# (the encoding would no longer be injective: ("a\x1fb", "c") and ("a", "b\x1fc") would be one group).
+KEY_SEPARATOR = "\x1f"
 
 MAX_GROUPS = 100_000
 MAX_EDGES = 100
@@ -327,6 +368,11 @@ class GroupBy(_Strict):
             raise ValueError("group-by columns must be distinct")
         if self.private or isinstance(self.keys, PublicKeys):
             return self
+        if _holds_separator(self.keys):
+            raise ValueError(
+                "a group-by key contains the control character U+001F (unit separator), which the gateway uses "
+                "to join the keys of several columns; remove it from the key"
+            )
         if not self.keys:
             raise ValueError("group_by needs declared public 'keys' (the gateway never reads keys from the data)")
         if isinstance(self.keys, dict):
@@ -389,6 +435,17 @@ class GroupBy(_Strict):
     def values_of(self, name: str) -> list[GroupKey]:
         i = self.names.index(name)
         return list(dict.fromkeys(c[i] for c in self.combinations))
+
+
+def _holds_separator(keys: Any) -> bool:
+    """Whether any declared key (in a list, a mapping of lists or a list of combinations) holds KEY_SEPARATOR."""
+    if isinstance(keys, str):
+        return KEY_SEPARATOR in keys
+    if isinstance(keys, dict):
+        return any(_holds_separator(v) for v in keys.values())
+    if isinstance(keys, list):
+        return any(_holds_separator(k) for k in keys)
+    return False
 
 
 def _distinct(values: list[Any], what: str) -> None:
@@ -677,7 +734,9 @@ ACCEPTED: dict[str, str] = {
     "dataset": "the name of a registered data set",
     "analyst": "a non-empty name",
     "client_id": "1-128 letters, digits, '_', '.', ':' or '-'",
-    "blocks": "{last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD}",
+    "blocks": "{last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD} (days); {version: V} or latest (a snapshot)",
+    "blocks.version": "a snapshot version label: 1-64 letters, digits, '_', '.' or '-'",
+    "blocks.latest": "true (the snapshot's most recently added version); or write blocks: latest",
     "blocks.last": "a whole number >= 1 (the K most recent blocks)",
     "blocks.from": "a date, YYYY-MM-DD",
     "blocks.to": "a date, YYYY-MM-DD",

@@ -144,7 +144,9 @@ def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
                 key = key.cast(T.LongType())
         else:
             parts = [column(n).cast(T.StringType()) for n in names]
-            any_null = reduce(lambda a, b: a | b, [p.isNull() for p in parts])
+            # a value holding the separator could make two combinations one key: such a row has no group
+            # (declared keys never hold it; with keys: private the row is dropped, a row-local filter)
+            any_null = reduce(lambda a, b: a | b, [p.isNull() | p.contains(KEY_SEPARATOR) for p in parts])
             key = F.when(any_null, F.lit(None).cast(T.StringType())).otherwise(F.concat_ws(KEY_SEPARATOR, *parts))
         selected.append(key.alias(KEY))
     for i, agg in enumerate(spec.all_aggregates):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from gateway.core.budget import Budget
 from gateway.core.jobs import AggregateAnswer, GroupValue, JobRequest
-from gateway.core.spec import Aggregate, AggregateFunction, GroupKey, QuerySpec
+from gateway.core.spec import KEY_SEPARATOR, Aggregate, AggregateFunction, GroupKey, QuerySpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -79,9 +79,6 @@ def spent_to_decimal(spent: float, handed: float, granted: Decimal) -> Decimal:
     if spent == handed:
         return granted
     return Decimal(repr(spent))
-
-
-KEY_SEPARATOR = "\x1f"  # joins the keys of several group-by columns into one internal key
 
 
 def encode_key(combo: tuple[GroupKey, ...]) -> str:

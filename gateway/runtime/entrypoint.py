@@ -33,7 +33,7 @@ from gateway.core.jobs import (
 from gateway.engines import engine_for
 from gateway.errors import BudgetExceededError, DataNotFoundError, GatewayError, GatewayValidationError
 from gateway.runtime import documents
-from gateway.runtime.reader import read_granted_blocks, read_public_keys, spec_columns
+from gateway.runtime.reader import read_granted_blocks, read_granted_version, read_public_keys, spec_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,7 +60,11 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         spec = request.spec
     engine = engine_for(spec.engine)
     try:
-        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec, request.dataset))
+        columns = spec_columns(spec, request.dataset)
+        if request.version is not None:
+            df = read_granted_version(spark, request.dataset, request.version, columns=columns)
+        else:
+            df = read_granted_blocks(spark, request.dataset, request.blocks, columns=columns)
     except DataNotFoundError:
         raise
     except Exception as exc:
@@ -78,6 +82,7 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         engine_version=engine.version(),
         dataset=request.dataset.name,
         blocks=request.blocks,
+        version=request.version,
         granted=request.granted,
         spent=GrantedBudget.of(answer.spent, request.granted.alphas),
         aggregate=spec.first.function.value,
