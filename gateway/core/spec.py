@@ -456,13 +456,18 @@ def _distinct(values: list[Any], what: str) -> None:
 
 
 class Join(_Strict):
-    """A lookup join with a registered public table on key columns it holds once per key combination
-    (checked by the job), so each private row gains the table's other columns and meets at most one row:
-    a row-local map. ``inner`` drops rows with no match; ``left`` keeps them with nulls."""
+    """A join with a registered public table on key columns. ``matches: one`` (the default) is a lookup:
+    the table holds each key combination once (checked by the job), so each private row gains the
+    table's other columns and meets at most one row, a row-local map. ``matches: many`` lets a key match
+    several public rows (one-to-many): with an id privacy unit the per-id bounds, applied after the join,
+    cap what an id contributes; with rows as the unit each private row's copies are capped together at
+    the table's largest key multiplicity (computed from the public table), which scales the noise.
+    ``inner`` drops rows with no match; ``left`` keeps them with nulls."""
 
     table: str
     on: list[str] = Field(min_length=1, max_length=4)
     how: Literal["inner", "left"] = "inner"
+    matches: Literal["one", "many"] = "one"
 
 
 class Contribution(_Strict):
@@ -786,7 +791,8 @@ ACCEPTED: dict[str, str] = {
     "{from: PUBLIC_TABLE}, or private (groups selected from the data with DP; needs delta > 0)",
     "group_by.keys.from": "the name of a registered public table holding the group-by columns",
     "group_by.keys[]": "a string, integer or boolean (or a list of them, one per column)",
-    "join": "{table: PUBLIC_TABLE, on: [C, ...], how: inner | left} (a lookup in a registered public table)",
+    "join": "{table: PUBLIC_TABLE, on: [C, ...], how: inner | left, matches: one | many} (a registered public table)",
+    "join.matches": "one (a lookup: each key once in the table, the default) or many (one-to-many)",
     "join.table": "the name of a registered public table",
     "join.on": "1-4 key columns present in both, with the same types",
     "join.how": "inner (drop rows without a match, the default) or left (keep them, with nulls)",

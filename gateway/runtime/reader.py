@@ -189,15 +189,26 @@ def _read_public(spark: SparkSession, table: Dataset) -> DataFrame:
     return spark.read.parquet(table.path)
 
 
-def read_public_lookup(spark: SparkSession, table: Dataset, on: Sequence[str]) -> DataFrame:
-    """A public table to join with, refused unless it holds each key combination at most once."""
+def read_public_lookup(spark: SparkSession, table: Dataset, on: Sequence[str], many: bool = False) -> DataFrame:
+    """A public table to join with, refused unless it holds each key combination at most once (``many``:
+    a one-to-many join, where it may hold one several times)."""
     df = _read_public(spark, table).select(*[_col(c) for c in table.columns]).dropna(subset=list(on))
+    if many:
+        return df
     if df.count() != df.select(*[_col(c) for c in on]).distinct().count():
         raise GatewayValidationError(
             f"public table {table.name!r} holds some {', '.join(on)} combination more than once; a join must "
             "match each row at most once (deduplicate the table)"
         )
     return df
+
+
+def max_matches(spark: SparkSession, table: Dataset, on: Sequence[str]) -> int:
+    """The most rows of a public table that share one (non-null) key combination: how many public rows one
+    private row can meet in a join (public data: reading it is free). At least 1."""
+    df = _read_public(spark, table).select(*[_col(c) for c in on]).dropna()
+    row = df.groupBy(*[_col(c) for c in on]).count().agg(F.max("count")).collect()[0]
+    return max(1, int(row[0] or 0))
 
 
 def read_public_keys(spark: SparkSession, table: Dataset, columns: Sequence[str]) -> list[tuple[object, ...]]:
