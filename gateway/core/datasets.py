@@ -53,7 +53,7 @@ class ColumnType(StrEnum):
 
 def check_version_label(label: str) -> str:
     """A snapshot version label, refused unless it is 1-64 letters, digits, '_', '.' or '-' (no slashes)."""
-    if not VERSION_PATTERN.match(label):
+    if not VERSION_PATTERN.fullmatch(label):
         shown = label if len(label) <= 40 else label[:37] + "..."
         raise GatewayValidationError(
             f"version label {shown!r} is invalid: use 1-64 letters, digits, '_', '.' or '-', starting with a "
@@ -63,7 +63,7 @@ def check_version_label(label: str) -> str:
 
 
 def check_name(kind: str, name: str) -> str:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # fullmatch: "$" alone lets a final newline in
         raise GatewayValidationError(
             f"{kind} name {name!r} is invalid: use a letter followed by letters, digits, '_', '.' or '-'"
         )

@@ -605,7 +605,7 @@ class QuerySpec(_Strict):
     @field_validator("client_id")
     @classmethod
     def _client_id(cls, value: str | None) -> str | None:
-        if value is not None and not CLIENT_ID_PATTERN.match(value):
+        if value is not None and not CLIENT_ID_PATTERN.fullmatch(value):
             raise ValueError("client_id must be 1-128 letters, digits, '_', '.', ':' or '-'")
         return value
 

@@ -29,7 +29,7 @@ SNAPSHOT = Dataset(
     block_period=BlockPeriod.VERSION,
     columns={"user": ColumnType.STRING, "age": ColumnType.INTEGER},
 )
-HOSTILE_LABELS = ["[red]x[/red]", "a/b", "../up", "x" * 10_000, "v\x1b[2J", "", "v 1", ".hidden", "ü"]
+HOSTILE_LABELS = ["[red]x[/red]", "a/b", "../up", "x" * 10_000, "v\x1b[2J", "", "v 1", ".hidden", "ü", "v1\n"]
 
 
 def snapshot_spec(blocks: object, eps: float = 0.3, client_id: str | None = None, dataset: str = "people"):
@@ -204,3 +204,11 @@ def test_a_job_request_reads_exactly_one_version_of_a_snapshot():
             granted=granted,
             output="/o",
         )
+
+
+def test_names_and_client_ids_with_a_final_newline_are_refused():
+    """A regex ending in ``$`` also matches before a final newline; names, labels and client ids use fullmatch."""
+    with pytest.raises(GatewayValidationError, match="is invalid"):
+        Dataset(**{**SNAPSHOT.model_dump(), "name": "people\n"})
+    with pytest.raises(SpecError, match="client_id"):
+        snapshot_spec("latest", client_id="q1\n")
