@@ -87,6 +87,13 @@ class JobRequest(BaseModel):
         return self
 
 
+def blocks_text(request: JobRequest) -> str:
+    """The granted blocks as run arguments show them: ``2026-10-01,2026-10-02``, or ``version=V`` for a snapshot."""
+    if request.version is not None:
+        return f"version={request.version}"
+    return ",".join(d.isoformat() for d in request.blocks)
+
+
 def request_text(request: JobRequest) -> str:
     """The request document exactly as the gateway writes it (its digest is a run argument)."""
     return request.model_dump_json(indent=2)

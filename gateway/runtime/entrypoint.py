@@ -28,6 +28,7 @@ from gateway.core.jobs import (
     JobOutcome,
     JobRequest,
     JobResult,
+    blocks_text,
     sha256_hex,
 )
 from gateway.engines import engine_for
@@ -199,7 +200,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     # Optional copies of the grant, as Glue/EMR show them in the run's arguments; when given they must
     # match the request document, or the job refuses to run (the document was changed after launch).
-    parser.add_argument("--blocks", help="granted days, comma-separated ISO dates")
+    parser.add_argument("--blocks", help="granted days, comma-separated ISO dates, or version=V (a snapshot)")
     parser.add_argument("--epsilon", help="granted epsilon")
     parser.add_argument("--delta", help="granted delta")
     parser.add_argument("--output", help="where the outcome goes")
@@ -209,7 +210,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _check_arguments(request: JobRequest, args: argparse.Namespace) -> None:
     """The run's arguments and the request document must describe the same grant."""
     expected = {
-        "blocks": ",".join(d.isoformat() for d in request.blocks),
+        "blocks": blocks_text(request),
         "epsilon": str(request.granted.epsilon),
         "delta": str(request.granted.delta),
         "output": request.output,

@@ -212,3 +212,25 @@ def test_names_and_client_ids_with_a_final_newline_are_refused():
         Dataset(**{**SNAPSHOT.model_dump(), "name": "people\n"})
     with pytest.raises(SpecError, match="client_id"):
         snapshot_spec("latest", client_id="q1\n")
+
+
+def test_run_arguments_name_the_granted_version():
+    from argparse import Namespace
+
+    from gateway.core.jobs import blocks_text
+    from gateway.runtime.entrypoint import _check_arguments
+
+    spec = snapshot_spec("latest")
+    request = JobRequest(
+        submission_id="s",
+        spec=spec,
+        dataset=SNAPSHOT,
+        version="v1",
+        granted=GrantedBudget(epsilon=spec.demand.epsilon),
+        output="/o",
+    )
+    assert blocks_text(request) == "version=v1"
+    args = {"epsilon": None, "delta": None, "output": None}
+    _check_arguments(request, Namespace(blocks="version=v1", **args))
+    with pytest.raises(GatewayValidationError, match="differs from the request"):
+        _check_arguments(request, Namespace(blocks="version=v2", **args))
