@@ -146,7 +146,9 @@ def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.d
     """``OR`` of ``start <= time < end`` with literals typed like the time column as Spark reads it."""
     name = dataset.time_column
     if name is None:
-        raise GatewayValidationError(f"data set {dataset.name!r} is a public table: it has no blocks to read")
+        raise GatewayValidationError(
+            f"data set {dataset.name!r} has no time column (a public table or a snapshot): it has no days to read"
+        )
     if name not in df.columns:
         raise GatewayValidationError(f"time column {name!r} is missing from the data at {dataset.path}")
     kind = df.schema[name].dataType

@@ -111,5 +111,5 @@ def test_version_blocks_in_the_table_the_json_and_the_public_view(
         back = block_from(view.model_dump(mode="json"))  # what the remote CLI reads
         assert back.key == block.key and back.data_version == block.data_version and back.day is None
     table = blocks_table(state.blocks_of("people"), state.settings)
-    assert [c.header for c in table.columns][0] == "block"
+    assert table.columns[0].header == "block"
     assert "version=v1" in "".join(str(c) for c in table.columns[0]._cells)
