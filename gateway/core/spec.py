@@ -82,6 +82,10 @@ class BlockSelection(_Strict):
     def _latest_shorthand(cls, data: Any) -> Any:
         if data == "latest":
             return {"latest": True}
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int | dt.date) and not isinstance(version, bool):
+            # YAML reads `version: 2026` as a number and `version: 2026-10-01` as a date: take them as labels
+            data = {**data, "version": version.isoformat() if isinstance(version, dt.date) else str(version)}
         if isinstance(data, dict) and data.get("latest") is False:
             return {k: v for k, v in data.items() if k != "latest"}  # a stored spec (model_dump) carries it
         return data

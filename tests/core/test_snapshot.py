@@ -113,7 +113,9 @@ def test_a_snapshot_without_versions_says_how_to_add_one():
         ({"version": "a/b"}, "version label 'a/b' is invalid"),
         ({"version": "[red]x"}, "is invalid"),
         ({"version": "x" * 5000}, "is invalid"),
-        ({"version": 7}, "blocks.version"),
+        ({"version": 7.5}, "blocks.version"),
+        ({"version": True}, "blocks.version"),
+        ({"version": False}, "blocks.version"),
     ],
 )
 def test_spec_refuses_malformed_version_selections(blocks, message):
@@ -234,3 +236,13 @@ def test_run_arguments_name_the_granted_version():
     _check_arguments(request, Namespace(blocks="version=v1", **args))
     with pytest.raises(GatewayValidationError, match="differs from the request"):
         _check_arguments(request, Namespace(blocks="version=v2", **args))
+
+
+def test_labels_yaml_reads_as_numbers_or_dates_are_taken_as_written():
+    text = (
+        "engine: tumult\ndataset: people\nanalyst: a\nbudget: {epsilon: 1}\nprivacy_unit: row\n"
+        "aggregate: {function: count}\nblocks: {version: %s}\n"
+    )
+    assert load_spec_text(text % "2026").blocks.version == "2026"
+    assert load_spec_text(text % "2026-10-01").blocks.version == "2026-10-01"
+    assert load_spec_text(text % "'007'").blocks.version == "007"
