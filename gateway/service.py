@@ -25,11 +25,11 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from gateway.core import ledger as core
-from gateway.core.blocks import Block, block_key, days_between
+from gateway.core.blocks import Block, block_key, days_between, version_key
 from gateway.core.budget import Budget
 from gateway.core.burndown import BurnDown, burn_down
 from gateway.core.claims import Claim, ClaimState, submission_id_for
-from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
+from gateway.core.datasets import VERSION_PARTITION, BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.forecast import Forecast, forecast
 from gateway.core.jobs import FailureCategory, GrantedBudget, JobOutcome, JobRequest, JobResult
 from gateway.core.ledger import AuditEvent
@@ -193,6 +193,8 @@ class Gateway:
         """
         self.store.load()  # fail early, before inspecting data, if there is no ledger
         found = self.inspect(path, fmt)
+        if period is BlockPeriod.VERSION:  # the version=V directories are blocks, not a column the job sees
+            found = {c: k for c, k in found.items() if c != VERSION_PARTITION}
         columns = _declared_columns(fmt, found, schema)
         try:
             dataset = Dataset(
@@ -227,6 +229,21 @@ class Gateway:
             state = self._add_chunk(dataset, days[first : first + size], capacity)
         return [state.blocks[k] for k in new_keys if state is not None and k in state.blocks]
 
+    def add_version(self, dataset: str, label: str, capacity: Budget) -> Block | None:
+        """Add the block of a snapshot's version ``label`` (its rows: ``<path>/version=<label>``).
+
+        The version's directory must exist (checked by name, no row read). Returns the new block, or
+        None when that version already has its block (same capacity).
+        """
+        state = self.store.load()
+        target = state.dataset(dataset)
+        core.add_version(state, dataset, label, capacity, self.clock())  # refuses a bad label or data set first
+        if self.locate is not None:
+            self.locate(target.model_copy(update={"path": target.version_path(label)}), [])
+        before = state.blocks.get(version_key(dataset, label))
+        after = self._mutate(lambda s, now: core.add_version(s, dataset, label, capacity, now))
+        return None if before is not None else after.blocks.get(version_key(dataset, label))
+
     def _add_chunk(self, dataset: str, days: list[dt.date], capacity: Budget) -> core.LedgerState:
         return self._mutate(lambda s, now: core.add_blocks(s, dataset, days, capacity, now))
 
@@ -253,7 +270,7 @@ class Gateway:
         if existing is not None:
             return existing
         if self.locate is not None:  # the granted partitions must be there: fail before any charge
-            self.locate(state.dataset(spec.dataset), [state.blocks[key].day for key in claim.blocks])
+            self._locate(state, claim)
 
         def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
             if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:
@@ -267,6 +284,18 @@ class Gateway:
             if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim
                 raise failure
         return self.claim(claim.id)
+
+    def _locate(self, state: core.LedgerState, claim: Claim) -> None:
+        """The claim's day partitions, or its snapshot version's directory, exist (by name; no row read)."""
+        assert self.locate is not None
+        dataset = state.dataset(claim.spec.dataset)
+        blocks = [state.blocks[key] for key in claim.blocks]
+        if dataset.snapshot:
+            for block in blocks:
+                assert block.data_version is not None
+                self.locate(dataset.model_copy(update={"path": dataset.version_path(block.data_version)}), [])
+            return
+        self.locate(dataset, [b.day for b in blocks if b.day is not None])
 
     def preview(self, spec: QuerySpec, analyst: str | None = None) -> Preview:
         """Would ``spec`` be admitted now on a quiet ledger, why not, and how many more copies could be granted.
@@ -391,11 +420,13 @@ class Gateway:
         self.checkpoint("launching")
         try:
             dataset = state.dataset(claim.spec.dataset)
+            granted_blocks = [state.blocks[k] for k in claim.blocks]
             request = JobRequest(
                 submission_id=claim.id,
                 spec=claim.spec,
                 dataset=dataset,
-                blocks=tuple(state.blocks[k].day for k in claim.blocks),
+                blocks=tuple(b.day for b in granted_blocks if b.day is not None),
+                version=next((b.data_version for b in granted_blocks if b.data_version is not None), None),
                 granted=GrantedBudget.of(claim.demand, state.settings.orders() if state.settings.rdp else None),
                 output=launcher.output_for(claim.id),
                 public_tables=core.public_tables_of(state, claim.spec),
@@ -516,7 +547,10 @@ class Gateway:
                 f"job for {claim.id} reports spending {spent} against a grant of {claim.demand}; result withheld"
             )
         state = self.store.load()
-        if list(result.blocks) != [state.blocks[k].day for k in claim.blocks]:
+        granted_blocks = [state.blocks[k] for k in claim.blocks]
+        days = [b.day for b in granted_blocks if b.day is not None]
+        versions = [b.data_version for b in granted_blocks if b.data_version is not None]
+        if list(result.blocks) != days or ([result.version] if result.version else []) != versions:
             raise GatewayInternalError(f"job for {claim.id} read other blocks than granted; result withheld")
         return result
 

@@ -63,7 +63,8 @@ class ResultView(BaseModel):
 class BlockView(BaseModel):
     block: str
     dataset: str
-    day: str
+    day: str | None  # None for a snapshot's version block
+    data_version: str | None = None  # a snapshot's version label
     capacity: BudgetView
     unlocked: BudgetView
     locked: BudgetView

@@ -171,17 +171,33 @@ def datasets_add(
             help="A public table (no time column, blocks or budget): specs take group-by keys from it.",
         ),
     ] = False,
+    no_time_column: Annotated[
+        bool,
+        typer.Option(
+            "--no-time-column",
+            help="A snapshot: no time column; one block per version (version V's files under PATH/version=V), "
+            "added with dpgw blocks add NAME --version V.",
+        ),
+    ] = False,
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
     """Register a data set and its public schema, never read from rows (and, with --add-blocks, a block per day)."""
-    if public and (time_column is not None or add_blocks):
+    if public and (time_column is not None or add_blocks or no_time_column):
         raise GatewayValidationError(
-            "a --public table has no time column and no blocks; drop --time-column/--add-blocks"
+            "a --public table has no time column and no blocks; drop --time-column/--add-blocks/--no-time-column"
         )
-    if not public and time_column is None:
+    if no_time_column or block_period is BlockPeriod.VERSION:
+        if time_column is not None or add_blocks:
+            raise GatewayValidationError(
+                "a snapshot (--no-time-column) has no time column and a block per version: drop "
+                f"--time-column/--add-blocks and add versions with: dpgw blocks add {name} --version V --epsilon E"
+            )
+        block_period = BlockPeriod.VERSION
+    elif not public and time_column is None:
         raise GatewayValidationError(
-            "give --time-column (the column that defines blocks), or --public for a public table"
+            "give --time-column (the column that defines blocks), --no-time-column for a snapshot (a block per "
+            "version), or --public for a public table"
         )
     gateway = build_gateway(ledger)
     if launcher is not None and launcher not in gateway.launchers:
@@ -224,7 +240,7 @@ def datasets_add(
         render.print_json(doc)
         return
     cols = ", ".join(f"{c}:{t.value}" for c, t in dataset.columns.items())
-    kind = "public table" if dataset.public else "data set"
+    kind = "public table" if dataset.public else "snapshot data set" if dataset.snapshot else "data set"
     render.console.print(render.plain(f"Registered {kind} {dataset.name} ({dataset.format.value}, {cols})"))
     if added:
         spans = ", ".join(f"{f}" if f == t else f"{f} → {t}" for f, t in runs(days))
@@ -244,7 +260,13 @@ def datasets_list(ledger: Ledger = None, json_out: Json = False) -> None:
             render.plain(d.name),
             render.plain(d.format.value),
             render.plain(d.path),
-            render.plain("public table" if d.public else f"time column {d.time_column}"),
+            render.plain(
+                "public table"
+                if d.public
+                else "snapshot (a block per version)"
+                if d.snapshot
+                else f"time column {d.time_column}"
+            ),
             sep="\t",
         )
 
@@ -252,18 +274,40 @@ def datasets_list(ledger: Ledger = None, json_out: Json = False) -> None:
 @blocks_app.command("add")
 def blocks_add(
     name: str,
-    from_: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")],
-    to: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, inclusive.")],
     epsilon: Annotated[str, typer.Option("--epsilon", help="ε capacity of each block (at most 1000000).")],
+    from_: Annotated[
+        dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
+    ] = None,
+    to: Annotated[dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, inclusive.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="A snapshot's new version V (its files under PATH/version=V): one block."),
+    ] = None,
     delta: Annotated[str, typer.Option("--delta", help="δ capacity of each block.")] = "0",
     ledger: Ledger = None,
     json_out: Json = False,
 ) -> None:
-    """Add one privacy block per day from FROM to TO (at most 36,600 days), each with the given capacity.
+    """Add one privacy block per day from FROM to TO (at most 36,600 days), or a snapshot's block for VERSION.
 
     Re-running the same command after an interruption adds only the days still missing.
     """
     capacity = Budget.capacity(epsilon, delta)
+    if version is not None:
+        if from_ is not None or to is not None:
+            raise GatewayValidationError("give --version V (a snapshot) or --from/--to (days), not both")
+        block = build_gateway(ledger).add_version(name, version, capacity)
+        if json_out:
+            render.print_json([render.block_json(block)] if block is not None else [])
+        elif block is None:
+            render.console.print(render.plain(f"Version {version} of {name} has its block already; nothing added"))
+        else:
+            each = block.guarantee or block.capacity
+            render.console.print(render.plain(f"Added the block of version {version} to {name}, capacity {each}"))
+        return
+    if from_ is None or to is None:
+        raise GatewayValidationError(
+            "give the days with --from YYYY-MM-DD --to YYYY-MM-DD (or --version V for a snapshot data set)"
+        )
     blocks = build_gateway(ledger).add_blocks(name, from_.date(), to.date(), capacity)
     if json_out:
         render.print_json([render.block_json(b) for b in blocks])

@@ -35,7 +35,8 @@ def series_json(dataset: str, view: BurnDown) -> dict[str, Any]:
         "blocks": [
             {
                 "block": b.key,
-                "day": b.day.isoformat(),
+                "day": b.day.isoformat() if b.day is not None else None,
+                **({"data_version": b.data_version} if b.data_version is not None else {}),
                 "state": block_state(b).value,
                 "retired": b.retired,
                 **{name: getattr(b, name).to_json() for name in ("capacity", *ACCOUNTS, "remaining")},
@@ -58,13 +59,13 @@ def burn_figure(dataset: str, view: BurnDown, now: dt.datetime | None = None) ->
     blocks, total = view.blocks, view.total
     fig = Figure(figsize=(max(7.0, 0.25 * len(blocks) + 3), 7))
     top, bottom = fig.subplots(2, 1)
-    days = [b.day.isoformat() for b in blocks]
+    days = [b.label for b in blocks]
     base = [0.0] * len(blocks)
     for name, values in _bars(view):
         top.bar(days, values, bottom=base, color=COLORS[name], label=name)
         base = [a + v for a, v in zip(base, values, strict=True)]
     top.set_title(f"{dataset}: privacy budget per block (ε)")
-    top.set_xlabel("block (day of data)")
+    top.set_xlabel("block (day or version of data)")
     top.set_ylabel("ε")
     top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     top.tick_params(axis="x", labelrotation=90, labelsize="x-small")

@@ -89,7 +89,8 @@ def block_json(block: Block, alphas: tuple[Decimal, ...] | None = None) -> dict[
     return extra | {
         "block": block.key,
         "dataset": block.dataset,
-        "day": block.day.isoformat(),
+        "day": block.day.isoformat() if block.day is not None else None,
+        **({"data_version": block.data_version} if block.data_version is not None else {}),
         "capacity": block.capacity.to_json(),
         "unlocked": block.unlocked.to_json(),
         "locked": block.locked.to_json(),

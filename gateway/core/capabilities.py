@@ -34,6 +34,7 @@ CAPABILITIES: dict[str, frozenset[Engine]] = {
     "group keys selected privately (keys: private)": frozenset({P}),
     "group keys from a public table (keys: {from: T})": frozenset({T, P}),
     "join with a public table (lookup)": frozenset({T, P}),
+    "join with a public table (one-to-many, matches: many)": frozenset({T, P}),
 }
 
 
@@ -51,7 +52,10 @@ def features(spec: QuerySpec) -> list[str]:
     if spec.group_by is not None and spec.group_by.from_table is not None:
         used.append("group keys from a public table (keys: {from: T})")
     if spec.join is not None:
-        used.append("join with a public table (lookup)")
+        many = spec.join.matches == "many"
+        used.append(
+            "join with a public table (one-to-many, matches: many)" if many else "join with a public table (lookup)"
+        )
     if spec.group_by is not None and spec.group_by.private:
         used.append("group keys selected privately (keys: private)")
     if spec.contribution is not None:

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.errors import GatewayValidationError, UnknownColumnError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+# A snapshot version's label: it names a block key and a directory (``version=LABEL``), so no slashes,
+# markup or control characters, and short.
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+VERSION_PARTITION = "version"  # a snapshot's version V lives in the directory <path>/version=V
 
 
 class DataFormat(StrEnum):
@@ -22,7 +26,10 @@ class DataFormat(StrEnum):
 
 
 class BlockPeriod(StrEnum):
+    """What one privacy block of a data set is: a day of its time column, or a version of a snapshot."""
+
     DAY = "day"
+    VERSION = "version"  # a snapshot data set (no time column): one block per version of the whole table
 
 
 class ColumnType(StrEnum):
@@ -44,8 +51,19 @@ class ColumnType(StrEnum):
         return self in (ColumnType.DATE, ColumnType.TIMESTAMP)
 
 
+def check_version_label(label: str) -> str:
+    """A snapshot version label, refused unless it is 1-64 letters, digits, '_', '.' or '-' (no slashes)."""
+    if not VERSION_PATTERN.fullmatch(label):
+        shown = label if len(label) <= 40 else label[:37] + "..."
+        raise GatewayValidationError(
+            f"version label {shown!r} is invalid: use 1-64 letters, digits, '_', '.' or '-', starting with a "
+            "letter or digit (it names the directory version=LABEL)"
+        )
+    return label
+
+
 def check_name(kind: str, name: str) -> str:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # fullmatch: "$" alone lets a final newline in
         raise GatewayValidationError(
             f"{kind} name {name!r} is invalid: use a letter followed by letters, digits, '_', '.' or '-'"
         )
@@ -57,6 +75,9 @@ class Dataset(BaseModel):
 
     A ``public`` table (no time column, no blocks, no budget) is never queried itself: specs take group-by
     keys from it (``group_by: {columns: [...], keys: {from: NAME}}``), read by the job.
+
+    A *snapshot* (``block_period: version``, no time column) has one block per version of the whole
+    table; version V's rows are the files under ``<path>/version=V`` and nothing else.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,9 +99,19 @@ class Dataset(BaseModel):
 
     @model_validator(mode="after")
     def _time_column_is_temporal(self) -> Dataset:
+        if self.block_period is BlockPeriod.VERSION:
+            if self.public or self.time_column is not None:
+                raise GatewayValidationError(
+                    "a snapshot data set (--no-time-column) has no time column and is not public; drop "
+                    "--time-column/--public"
+                )
+            return self
         if self.time_column is None:
             if not self.public:
-                raise GatewayValidationError("a data set with privacy blocks needs a time column (--time-column)")
+                raise GatewayValidationError(
+                    "a data set with privacy blocks needs a time column (--time-column), or --no-time-column "
+                    "for a snapshot (one block per version)"
+                )
             return self
         kind = self.columns.get(self.time_column)
         if kind is None:
@@ -92,6 +123,15 @@ class Dataset(BaseModel):
                 f"time column {self.time_column!r} has type {kind.value}; it must be a date or timestamp"
             )
         return self
+
+    @property
+    def snapshot(self) -> bool:
+        """One block per version of the whole table (no time column)."""
+        return self.block_period is BlockPeriod.VERSION
+
+    def version_path(self, label: str) -> str:
+        """Where version ``label`` of a snapshot lives: ``<path>/version=<label>``."""
+        return f"{self.path.rstrip('/')}/{VERSION_PARTITION}={check_version_label(label)}"
 
     def column_type(self, column: str, role: str) -> ColumnType:
         """The type of a column the spec uses, or a clear error naming the known columns."""

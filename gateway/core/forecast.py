@@ -82,7 +82,7 @@ def _outcome(state: LedgerState, claim_id: str, at: dt.datetime) -> Any:
 
 
 def _created(block: Block) -> dt.datetime:
-    return block.created_at or dt.datetime.combine(block.day, dt.time(), dt.UTC)
+    return block.added_at
 
 
 def _by_clock(state: LedgerState, claim_id: str, now: dt.datetime) -> Forecast:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from gateway.core.budget import Budget
-from gateway.core.datasets import Dataset
+from gateway.core.datasets import Dataset, check_version_label
 from gateway.core.spec import QuerySpec
 
 
@@ -63,7 +63,8 @@ class JobRequest(BaseModel):
     submission_id: str
     spec: QuerySpec
     dataset: Dataset
-    blocks: tuple[dt.date, ...] = Field(min_length=1)
+    blocks: tuple[dt.date, ...] = ()  # the granted days of a dated data set
+    version: str | None = None  # the granted version of a snapshot (its rows: ``dataset.version_path``)
     granted: GrantedBudget
     output: str
     # The public tables the spec takes keys from, by name (the job reads them; they have no budget).
@@ -77,7 +78,20 @@ class JobRequest(BaseModel):
             raise ValueError(f"granted budget {self.granted.to_budget()} differs from the spec's {self.spec.demand}")
         if self.spec.dataset != self.dataset.name:
             raise ValueError("the spec's data set differs from the job's data set")
+        if self.dataset.snapshot:
+            if self.version is None or self.blocks:
+                raise ValueError("a job on a snapshot reads exactly one version and no days")
+            check_version_label(self.version)
+        elif self.version is not None or not self.blocks:
+            raise ValueError("a job on a dated data set reads at least one day and no version")
         return self
+
+
+def blocks_text(request: JobRequest) -> str:
+    """The granted blocks as run arguments show them: ``2026-10-01,2026-10-02``, or ``version=V`` for a snapshot."""
+    if request.version is not None:
+        return f"version={request.version}"
+    return ",".join(d.isoformat() for d in request.blocks)
 
 
 def request_text(request: JobRequest) -> str:
@@ -122,6 +136,7 @@ class JobResult(BaseModel):
     engine_version: str
     dataset: str
     blocks: tuple[dt.date, ...]
+    version: str | None = None  # the snapshot version read (then ``blocks`` is empty)
     granted: GrantedBudget
     spent: GrantedBudget
     aggregate: str

@@ -16,10 +16,10 @@ from typing import Any
 
 from gateway.core import rdp
 from gateway.core.analysts import Analyst
-from gateway.core.blocks import Block, block_key, resolve_selection
+from gateway.core.blocks import Block, block_key, resolve_blocks, version_key
 from gateway.core.budget import Budget, quantize_up
 from gateway.core.claims import Claim, ClaimState, submission_id_for
-from gateway.core.datasets import Dataset
+from gateway.core.datasets import Dataset, check_version_label
 from gateway.core.scheduling import PolicySettings, infeasible_reason, make_policy, run_pass
 from gateway.core.scheduling.block_accounts import BlockAccounts
 from gateway.core.spec import Engine, QuerySpec
@@ -94,7 +94,7 @@ class LedgerState:
             raise SubmissionNotFoundError(f"no submission {claim_id!r}; list them with: dpgw status") from None
 
     def blocks_of(self, dataset: str) -> list[Block]:
-        return sorted((b for b in self.blocks.values() if b.dataset == dataset), key=lambda b: b.day)
+        return sorted((b for b in self.blocks.values() if b.dataset == dataset), key=lambda b: b.order)
 
     def pending(self) -> list[Claim]:
         return [c for c in self.claims.values() if c.state is ClaimState.PENDING]
@@ -216,6 +216,11 @@ def blocks_to_add(state: LedgerState, dataset: str, days: list[dt.date], capacit
     """The days of a range that still need a block; refuses the range if a day's block has another capacity."""
     if state.dataset(dataset).public:
         raise GatewayValidationError(f"data set {dataset!r} is a public table: it has no blocks and no budget")
+    if state.dataset(dataset).snapshot:
+        raise GatewayValidationError(
+            f"data set {dataset!r} is a snapshot (no time column): add a block per version with "
+            f"dpgw blocks add {dataset} --version LABEL --epsilon E, not days"
+        )
     capacity, _ = _block_capacity(state, capacity)
     if not days:
         raise BlockRangeError("no days to add")
@@ -254,6 +259,45 @@ def add_blocks(state: LedgerState, dataset: str, days: list[dt.date], capacity: 
     return state.with_(blocks=blocks), [event]
 
 
+def add_version(state: LedgerState, dataset: str, label: str, capacity: Budget, now: dt.datetime) -> Step:
+    """Add the block of a snapshot's new version (its data under ``<path>/version=<label>``).
+
+    Adding the same version again with the same capacity does nothing; another capacity is refused.
+    """
+    target = state.dataset(dataset)
+    if not target.snapshot:
+        kind = "a public table: it has no blocks" if target.public else "dated: it has one block per day"
+        raise GatewayValidationError(
+            f"data set {dataset!r} is {kind}; --version is for snapshot data sets "
+            "(dpgw datasets add NAME --path ... --no-time-column)"
+        )
+    check_version_label(label)
+    holds, guarantee = _block_capacity(state, capacity)
+    existing = state.blocks.get(version_key(dataset, label))
+    if existing is not None:
+        if existing.capacity != holds:
+            raise BlockRangeError(
+                f"version {label!r} of {dataset!r} already has a block with capacity "
+                f"{existing.guarantee or existing.capacity}; a block's capacity is fixed once added"
+            )
+        return state, []
+    unlocked, retired = make_policy(state.settings).initial_block(holds)
+    zero = Budget()
+    block = Block(
+        dataset,
+        None,
+        holds,
+        unlocked,
+        zero,
+        zero,
+        retired=retired,
+        created_at=now,
+        guarantee=guarantee,
+        data_version=label,
+    )
+    return state.with_(blocks=[block]), [AuditEvent(now, "blocks-added", blocks=(block.key,), amount=holds)]
+
+
 def public_tables_of(state: LedgerState, spec: QuerySpec) -> dict[str, Dataset]:
     """The public tables a spec reads keys from (handed to its job)."""
     names = [spec.group_by.from_table if spec.group_by is not None else None, spec.join.table if spec.join else None]
@@ -272,11 +316,11 @@ def prepare_claim(
         )
     spec.check_against(dataset, {n: d for n, d in state.datasets.items() if d.public})
     demand = demand_of(spec, state.settings)
-    days = resolve_selection(dataset.name, spec.blocks, (b.day for b in state.blocks_of(dataset.name)))
+    keys = resolve_blocks(dataset, spec.blocks, state.blocks_of(dataset.name))
     return Claim(
         id=claim_id or submission_id_for(spec),
         spec=spec,
-        blocks=tuple(block_key(dataset.name, d) for d in days),
+        blocks=keys,
         demand=demand,
         state=ClaimState.PENDING,
         submitted_at=now,

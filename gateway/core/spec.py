@@ -29,7 +29,7 @@ from pydantic import (
 
 from gateway.core import predicate
 from gateway.core.budget import Budget
-from gateway.core.datasets import ColumnType, Dataset, check_name
+from gateway.core.datasets import ColumnType, Dataset, check_name, check_version_label
 from gateway.errors import GatewayValidationError, SpecError
 
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -68,14 +68,46 @@ class _Strict(BaseModel):
 
 
 class BlockSelection(_Strict):
-    """Which time blocks the query reads: the ``last`` K blocks, or every block ``from``..``to``."""
+    """Which blocks the query reads: of a dated data set the ``last`` K days, or every day ``from``..``to``;
+    of a snapshot one ``version`` (``{version: V}``) or the ``latest`` one (``blocks: latest``)."""
 
     last: int | None = Field(default=None, ge=1)
     from_: dt.date | None = Field(default=None, alias="from")
     to: dt.date | None = None
+    version: str | None = None
+    latest: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _latest_shorthand(cls, data: Any) -> Any:
+        if data == "latest":
+            return {"latest": True}
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int | dt.date) and not isinstance(version, bool):
+            # YAML reads `version: 2026` as a number and `version: 2026-10-01` as a date: take them as labels
+            data = {**data, "version": version.isoformat() if isinstance(version, dt.date) else str(version)}
+        if isinstance(data, dict) and data.get("latest") is False:
+            return {k: v for k, v in data.items() if k != "latest"}  # a stored spec (model_dump) carries it
+        return data
+
+    @field_validator("version")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_version_label(value)
+            except GatewayValidationError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> BlockSelection:
+        if self.by_version:
+            if self.last is not None or self.from_ is not None or self.to is not None:
+                raise ValueError("a version (or latest) selects a snapshot's block: give no days with it")
+            if self.version is not None and self.latest:
+                raise ValueError("give either {version: V} or latest, not both")
+            return self
         if self.last is not None:
             if self.from_ is not None or self.to is not None:
                 raise ValueError("give either 'last' or 'from'/'to', not both")
@@ -85,6 +117,16 @@ class BlockSelection(_Strict):
         if self.from_ > self.to:
             raise ValueError(f"empty block range: from {self.from_} is after to {self.to}")
         return self
+
+    @property
+    def by_version(self) -> bool:
+        """Selects a snapshot's version block rather than days."""
+        return self.version is not None or self.latest
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> Any:
+        data = handler(self)
+        return {k: v for k, v in data.items() if not (k == "latest" and v is False)}
 
 
 class BudgetSpec(_Strict):
@@ -223,6 +265,9 @@ class Aggregate(_Strict):
 
 
 GroupKey = str | int | bool
+# Joins the values of several group-by columns into one internal key; a declared key holding it is refused
+# (the encoding would no longer be injective: ("a\x1fb", "c") and ("a", "b\x1fc") would be one group).
+KEY_SEPARATOR = "\x1f"
 
 MAX_GROUPS = 100_000
 MAX_EDGES = 100
@@ -327,6 +372,11 @@ class GroupBy(_Strict):
             raise ValueError("group-by columns must be distinct")
         if self.private or isinstance(self.keys, PublicKeys):
             return self
+        if _holds_separator(self.keys):
+            raise ValueError(
+                "a group-by key contains the control character U+001F (unit separator), which the gateway uses "
+                "to join the keys of several columns; remove it from the key"
+            )
         if not self.keys:
             raise ValueError("group_by needs declared public 'keys' (the gateway never reads keys from the data)")
         if isinstance(self.keys, dict):
@@ -391,6 +441,17 @@ class GroupBy(_Strict):
         return list(dict.fromkeys(c[i] for c in self.combinations))
 
 
+def _holds_separator(keys: Any) -> bool:
+    """Whether any declared key (in a list, a mapping of lists or a list of combinations) holds KEY_SEPARATOR."""
+    if isinstance(keys, str):
+        return KEY_SEPARATOR in keys
+    if isinstance(keys, dict):
+        return any(_holds_separator(v) for v in keys.values())
+    if isinstance(keys, list):
+        return any(_holds_separator(k) for k in keys)
+    return False
+
+
 def _distinct(values: list[Any], what: str) -> None:
     if len({(type(v), v) if not isinstance(v, tuple) else tuple((type(x), x) for x in v) for v in values}) != len(
         values
@@ -399,13 +460,18 @@ def _distinct(values: list[Any], what: str) -> None:
 
 
 class Join(_Strict):
-    """A lookup join with a registered public table on key columns it holds once per key combination
-    (checked by the job), so each private row gains the table's other columns and meets at most one row:
-    a row-local map. ``inner`` drops rows with no match; ``left`` keeps them with nulls."""
+    """A join with a registered public table on key columns. ``matches: one`` (the default) is a lookup:
+    the table holds each key combination once (checked by the job), so each private row gains the
+    table's other columns and meets at most one row, a row-local map. ``matches: many`` lets a key match
+    several public rows (one-to-many): with an id privacy unit the per-id bounds, applied after the join,
+    cap what an id contributes; with rows as the unit each private row's copies are capped together at
+    the table's largest key multiplicity (computed from the public table), which scales the noise.
+    ``inner`` drops rows with no match; ``left`` keeps them with nulls."""
 
     table: str
     on: list[str] = Field(min_length=1, max_length=4)
     how: Literal["inner", "left"] = "inner"
+    matches: Literal["one", "many"] = "one"
 
 
 class Contribution(_Strict):
@@ -543,7 +609,7 @@ class QuerySpec(_Strict):
     @field_validator("client_id")
     @classmethod
     def _client_id(cls, value: str | None) -> str | None:
-        if value is not None and not CLIENT_ID_PATTERN.match(value):
+        if value is not None and not CLIENT_ID_PATTERN.fullmatch(value):
             raise ValueError("client_id must be 1-128 letters, digits, '_', '.', ':' or '-'")
         return value
 
@@ -677,7 +743,9 @@ ACCEPTED: dict[str, str] = {
     "dataset": "the name of a registered data set",
     "analyst": "a non-empty name",
     "client_id": "1-128 letters, digits, '_', '.', ':' or '-'",
-    "blocks": "{last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD}",
+    "blocks": "{last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD} (days); {version: V} or latest (a snapshot)",
+    "blocks.version": "a snapshot version label: 1-64 letters, digits, '_', '.' or '-'",
+    "blocks.latest": "true (the snapshot's most recently added version); or write blocks: latest",
     "blocks.last": "a whole number >= 1 (the K most recent blocks)",
     "blocks.from": "a date, YYYY-MM-DD",
     "blocks.to": "a date, YYYY-MM-DD",
@@ -727,7 +795,8 @@ ACCEPTED: dict[str, str] = {
     "{from: PUBLIC_TABLE}, or private (groups selected from the data with DP; needs delta > 0)",
     "group_by.keys.from": "the name of a registered public table holding the group-by columns",
     "group_by.keys[]": "a string, integer or boolean (or a list of them, one per column)",
-    "join": "{table: PUBLIC_TABLE, on: [C, ...], how: inner | left} (a lookup in a registered public table)",
+    "join": "{table: PUBLIC_TABLE, on: [C, ...], how: inner | left, matches: one | many} (a registered public table)",
+    "join.matches": "one (a lookup: each key once in the table, the default) or many (one-to-many)",
     "join.table": "the name of a registered public table",
     "join.on": "1-4 key columns present in both, with the same types",
     "join.how": "inner (drop rows without a match, the default) or left (keep them, with nulls)",

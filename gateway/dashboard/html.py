@@ -87,9 +87,7 @@ def heat_map(view: DatasetView) -> str:
                 f"{_e(_budget(amount))}</title></rect>"
             )
         if i == n - 1 or (i % 7 == 0 and n - 1 - i >= 5):  # a date every week, none crowding the last
-            out.append(
-                f'<text x="{x}" y="{len(rows) * (CELL + GAP) + 14}" font-size="10">{_e(b.day.isoformat())}</text>'
-            )
+            out.append(f'<text x="{x}" y="{len(rows) * (CELL + GAP) + 14}" font-size="10">{_e(b.label)}</text>')
     out.append("</svg>")
     return "".join(out)
 

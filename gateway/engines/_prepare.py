@@ -6,7 +6,13 @@ table is 1-stable under both libraries' neighbouring relations):
 
 * a ``join`` with a public table adds its columns; the table must hold each key combination once (the
   job checks), so every private row meets at most one public row: a row-local map (``inner`` also
-  drops the rows without a match, a row-local filter).
+  drops the rows without a match, a row-local filter). With ``matches: many`` a row may meet up to M
+  public rows (M: the table's largest key multiplicity, read from the public table). With an id privacy
+  unit the engines' per-id bounds, applied after the join, cap what an id contributes. With rows as the
+  unit each private row first gets a synthetic id (``pid``) that all its copies share, and the engines
+  run id-level with at most M rows per id (``row_fanout``): adding or removing one private row adds or
+  removes one id's rows, at most M of them, so the noise is calibrated to M rows. Each library truncates
+  per id itself, so a table that changed between reads could cost accuracy, never privacy.
 * ``derive`` columns are computed (a bin label from declared edges, a date part), then the ``where``
   filter is applied, compiled from its parsed tree to Spark expressions with typed literals (never SQL
   text); a comparison with a null is not true, so such rows are dropped, as in SQL.
@@ -29,16 +35,17 @@ from pyspark.sql import types as T
 from gateway.core import predicate
 from gateway.core.spec import AggregateFunction, DatePartName, Derive
 from gateway.engines.base import KEY_SEPARATOR, group_keys
-from gateway.runtime.reader import read_public_lookup
+from gateway.runtime.reader import max_matches, read_public_lookup
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from gateway.core.jobs import JobRequest
 
 PID = "pid"
 KEY = "key"
 VALUE = "value"
+_ROW_ID = "__dpgw_row_id"  # a row's synthetic id before a one-to-many join (row privacy unit)
 
 _ID_TYPES = (T.StringType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DateType)
 _INTEGRAL = (T.IntegerType, T.LongType, T.ShortType, T.ByteType)
@@ -111,6 +118,15 @@ def condition(node: predicate.Node) -> Column:
     return ops[node.op]
 
 
+def row_fanout(spark: SparkSession, request: JobRequest) -> int | None:
+    """With rows as the privacy unit and a one-to-many join: the most public rows one private row can meet
+    (the cap per synthetic row id); None otherwise (rows are then protected one by one as usual)."""
+    spec = request.spec
+    if spec.join is None or spec.join.matches != "many" or not spec.privacy_unit.is_row:
+        return None
+    return max_matches(spark, request.public_tables[spec.join.table], spec.join.on)
+
+
 def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
     """Rows ready for aggregation: ``v0``, ``v1``... and, when used, ``pid`` and ``key``.
 
@@ -119,9 +135,13 @@ def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
     columns, matching Python int keys; several columns give one encoded string key.
     """
     spec = request.spec
+    row_ids = spec.join is not None and spec.join.matches == "many" and spec.privacy_unit.is_row
     if spec.join is not None:
         table = request.public_tables[spec.join.table]
-        lookup = read_public_lookup(df.sparkSession, table, spec.join.on)
+        many = spec.join.matches == "many"
+        lookup = read_public_lookup(df.sparkSession, table, spec.join.on, many=many)
+        if row_ids:  # one id per private row, shared by all its copies after the join
+            df = df.withColumn(_ROW_ID, F.monotonically_increasing_id())
         df = df.join(F.broadcast(lookup), on=spec.join.on, how=spec.join.how)
     for entry in spec.derive or []:
         df = df.withColumn(entry.name, derived(entry))
@@ -136,6 +156,8 @@ def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
         if not isinstance(fields[name], _ID_TYPES):
             pid = pid.cast(T.StringType())
         selected.append(pid.alias(PID))
+    elif row_ids:
+        selected.append(F.col(_ROW_ID).alias(PID))
     if spec.group_by is not None:
         names = spec.group_by.names
         if len(names) == 1 and not spec.group_by.multi:
@@ -144,7 +166,9 @@ def standardize(df: DataFrame, request: JobRequest) -> DataFrame:
                 key = key.cast(T.LongType())
         else:
             parts = [column(n).cast(T.StringType()) for n in names]
-            any_null = reduce(lambda a, b: a | b, [p.isNull() for p in parts])
+            # a value holding the separator could make two combinations one key: such a row has no group
+            # (declared keys never hold it; with keys: private the row is dropped, a row-local filter)
+            any_null = reduce(lambda a, b: a | b, [p.isNull() | p.contains(KEY_SEPARATOR) for p in parts])
             key = F.when(any_null, F.lit(None).cast(T.StringType())).otherwise(F.concat_ws(KEY_SEPARATOR, *parts))
         selected.append(key.alias(KEY))
     for i, agg in enumerate(spec.all_aggregates):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from gateway.core.budget import Budget
 from gateway.core.jobs import AggregateAnswer, GroupValue, JobRequest
-from gateway.core.spec import Aggregate, AggregateFunction, GroupKey, QuerySpec
+from gateway.core.spec import KEY_SEPARATOR, Aggregate, AggregateFunction, GroupKey, QuerySpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -81,9 +81,6 @@ def spent_to_decimal(spent: float, handed: float, granted: Decimal) -> Decimal:
     return Decimal(repr(spent))
 
 
-KEY_SEPARATOR = "\x1f"  # joins the keys of several group-by columns into one internal key
-
-
 def encode_key(combo: tuple[GroupKey, ...]) -> str:
     """One string for a combination of keys, as Spark's cast to string writes each part."""
     return KEY_SEPARATOR.join(str(v).lower() if isinstance(v, bool) else str(v) for v in combo)
@@ -125,8 +122,10 @@ def decode_key(request: JobRequest, key: object) -> GroupKey | list[GroupKey]:
     return out
 
 
-def caps_text(spec: QuerySpec) -> str:
-    """The contribution caps an aggregate ran under, in words."""
+def caps_text(spec: QuerySpec, fanout: int | None = None) -> str:
+    """The contribution caps an aggregate ran under, in words (``fanout``: see ``_prepare.row_fanout``)."""
+    if fanout is not None:
+        return f"each row with its join matches at most {fanout} rows"
     if spec.contribution is not None:
         c = spec.contribution
         return (
@@ -172,10 +171,16 @@ _WITHIN_BOUNDS = frozenset(
 )
 
 
-def fixed_notes(spec: QuerySpec) -> list[str]:
-    """Notes every result carries, from the spec alone: contribution caps and post-processing."""
+def fixed_notes(spec: QuerySpec, fanout: int | None = None) -> list[str]:
+    """Notes every result carries, from the spec (and a one-to-many join's fanout): caps and post-processing."""
     cap = spec.privacy_unit.max_rows_per_id
-    if spec.privacy_unit.is_row:
+    if fanout is not None and spec.join is not None:
+        notes = [
+            f"Privacy unit: one row. The one-to-many join with {spec.join.table} matches a row with at most "
+            f"{fanout} of its rows, so each row contributes at most {fanout} rows and the noise is scaled for "
+            f"{fanout}."
+        ]
+    elif spec.privacy_unit.is_row:
         notes = ["Privacy unit: one row; each row contributes once."]
     elif cap is None:
         notes = [

@@ -7,6 +7,9 @@ private partition selection and no key is ever read from the data.
 Privacy units:
 
 * **row**: every row gets a unique privacy id (``monotonically_increasing_id``) and contributes once.
+* **row, one-to-many join** (``join.matches: many``): every private row gets a synthetic id before the
+  join, shared by its copies, and is then an id with at most M rows (M: the public table's largest key
+  multiplicity; see ``_prepare``), bounded as below with K = M.
 * **id** (``max_rows_per_id = K``): each id keeps at most K rows in total. For count, sum and mean this is
   PipelineDP's own ``max_contributions=K`` (random sampling per id; noise calibrated to K rows, the
   tight bound). PipelineDP 0.3.1 refuses ``max_contributions`` for variance (``NotImplementedError``),
@@ -79,7 +82,8 @@ class PipelineDPEngine:
         eps, delta = budget_as_floats(granted)
         keys = group_keys(request)
         # With private keys the number of groups is unknown: an id's rows can reach as many groups as it has rows.
-        n_keys = len(keys) if keys else (spec.privacy_unit.max_rows_per_id or 1)
+        fanout = _prepare.row_fanout(df.sparkSession, request)
+        n_keys = len(keys) if keys else (_cap(spec, fanout) or 1)
         data = _prepare.standardize(df, request)
 
         accountant = pipeline_dp.NaiveBudgetAccountant(total_epsilon=eps, total_delta=delta)
@@ -94,8 +98,8 @@ class PipelineDPEngine:
         pending = []
         for index, agg in enumerate(spec.all_aggregates):
             first = len(accountant.mechanism_specs)
-            params = _params(spec, index, granted, n_keys)
-            rows = _rows(data, spec, index)
+            params = _params(spec, index, granted, n_keys, fanout)
+            rows = _rows(data, spec, index, fanout)
             private = spec.group_by is not None and spec.group_by.private
             result = engine.aggregate(
                 rows.rdd.map(tuple), params, extractors, public_partitions=None if private else keys
@@ -104,7 +108,7 @@ class PipelineDPEngine:
         accountant.compute_budgets()
 
         spent = _receipt(request, accountant, eps, delta, granted)
-        notes = _fixed_notes(spec, n_keys)
+        notes = _fixed_notes(spec, n_keys, fanout)
         answers: list[AggregateAnswer] = []
         for agg, result, first, last in pending:
             rows_by_key = dict(result.collect())
@@ -133,7 +137,7 @@ class PipelineDPEngine:
                     name=agg.label,
                     budget_share=spec.share(agg),
                     spent=_aggregate_spent(request, mechanisms),
-                    caps=caps_text(spec),
+                    caps=caps_text(spec, fanout),
                     noise_sd=_noise_sd(agg, rows_by_key),
                     values=values,
                 )
@@ -181,18 +185,23 @@ def _total_cap_supported(agg: Aggregate, spec: QuerySpec) -> bool:
     )
 
 
-def _rows(data: DataFrame, spec: QuerySpec, index: int) -> DataFrame:
+def _cap(spec: QuerySpec, fanout: int | None) -> int | None:
+    """Rows per id in total: ``max_rows_per_id``, or a one-to-many join's fanout for rows as the unit."""
+    return spec.privacy_unit.max_rows_per_id if fanout is None else fanout
+
+
+def _rows(data: DataFrame, spec: QuerySpec, index: int, fanout: int | None = None) -> DataFrame:
     """``(privacy_id, partition_key, value)`` rows of one aggregate, truncated per id where PipelineDP
     cannot do it, without the rows missing this aggregate's value."""
     agg = spec.all_aggregates[index]
     value = _prepare.value_column(index)
     if agg.column is not None:
         data = data.where(F.col(value).isNotNull())
-    if spec.privacy_unit.is_row:
+    if spec.privacy_unit.is_row and fanout is None:
         pid = F.monotonically_increasing_id()
     else:
         pid = F.col(_prepare.PID)
-        cap = spec.privacy_unit.max_rows_per_id
+        cap = _cap(spec, fanout)
         if cap is not None and not _total_cap_supported(agg, spec):
             by_id = Window.partitionBy(_prepare.PID).orderBy(F.rand())
             data = data.withColumn(_RANK, F.row_number().over(by_id)).where(F.col(_RANK) <= cap)
@@ -200,13 +209,15 @@ def _rows(data: DataFrame, spec: QuerySpec, index: int) -> DataFrame:
     return data.select(pid.alias("pid"), key.alias("key"), F.col(value).alias("value"))
 
 
-def _params(spec: QuerySpec, index: int, granted: Budget, n_keys: int) -> pipeline_dp.AggregateParams:
+def _params(
+    spec: QuerySpec, index: int, granted: Budget, n_keys: int, fanout: int | None = None
+) -> pipeline_dp.AggregateParams:
     agg = spec.all_aggregates[index]
     noise = pipeline_dp.NoiseKind.LAPLACE if granted.delta == 0 else pipeline_dp.NoiseKind.GAUSSIAN
     bounds: dict[str, Any] = {}
     if agg.low is not None and agg.high is not None:
         bounds = {"min_value": agg.low, "max_value": agg.high}
-    cap = spec.privacy_unit.max_rows_per_id
+    cap = _cap(spec, fanout)
     if spec.contribution is not None:
         contributions: dict[str, int] = {
             "max_partitions_contributed": spec.contribution.max_groups_per_id,
@@ -299,13 +310,13 @@ def _spent(accountant: pipeline_dp.NaiveBudgetAccountant, eps: float, delta: flo
     )
 
 
-def _fixed_notes(spec: QuerySpec, n_keys: int) -> list[str]:
-    """Notes that depend only on the spec (never on the data)."""
-    notes = fixed_notes(spec)
+def _fixed_notes(spec: QuerySpec, n_keys: int, fanout: int | None = None) -> list[str]:
+    """Notes that depend only on the spec and public tables (never on the private data)."""
+    notes = fixed_notes(spec, fanout)
     aggs = spec.all_aggregates
     if any(a.function is AggregateFunction.VARIANCE for a in aggs):
         notes.append(VARIANCE_NOTE)
-    cap = spec.privacy_unit.max_rows_per_id
+    cap = _cap(spec, fanout)
     for agg in aggs:
         truncated = spec.contribution is None and cap is not None and not _total_cap_supported(agg, spec)
         if truncated and cap is not None and min(cap, n_keys) > 1:

@@ -79,21 +79,23 @@ class TumultEngine:
         spec = request.spec
         granted = request.granted.to_budget()
         budget = _session_budget(request)
+        fanout = _prepare.row_fanout(df.sparkSession, request)
         data = _prepare.standardize(df, request)
         # Tumult has no boolean columns; "true"/"false" strings carry the same keys.
         is_bool_key = spec.group_by is not None and isinstance(data.schema[_prepare.KEY].dataType, T.BooleanType)
         if is_bool_key:
             data = data.withColumn(_prepare.KEY, F.col(_prepare.KEY).cast(T.StringType()))
-        protected = AddOneRow() if spec.privacy_unit.is_row else AddRowsWithID(_prepare.PID)
+        row_level = spec.privacy_unit.is_row and fanout is None  # a fanout protects each row's copies as one id
+        protected = AddOneRow() if row_level else AddRowsWithID(_prepare.PID)
         session = Session.from_dataframe(
             privacy_budget=budget, source_id=SOURCE_ID, dataframe=data, protected_change=protected
         )
         answers: list[AggregateAnswer] = []
-        notes: list[str] = fixed_notes(spec)
+        notes: list[str] = fixed_notes(spec, fanout)
         aggs = spec.all_aggregates
         for index, agg in enumerate(aggs):
             share = _share_budget(session, budget, spec, agg, last=index == len(aggs) - 1)
-            query = _query(spec, index, is_bool_key)
+            query = _query(spec, index, is_bool_key, fanout)
             noise_sd = _noise_sd(session, query, share)
             before = session.remaining_privacy_budget
             rows = session.evaluate(query, share).collect()
@@ -104,7 +106,7 @@ class TumultEngine:
                     name=agg.label,
                     budget_share=spec.share(agg),
                     spent=used,
-                    caps=caps_text(spec),
+                    caps=caps_text(spec, fanout),
                     noise_sd=noise_sd,
                     values=values,
                 )
@@ -170,7 +172,7 @@ def _tumult_key(key: GroupKey | None, is_bool_key: bool) -> GroupKey | None:
     return str(key).lower() if is_bool_key and key is not None else key
 
 
-def _query(spec: QuerySpec, index: int, is_bool_key: bool) -> Query:
+def _query(spec: QuerySpec, index: int, is_bool_key: bool, fanout: int | None = None) -> Query:
     """The ``index``-th aggregate as a Tumult query on the standardized table."""
     agg = spec.all_aggregates[index]
     value = _prepare.value_column(index)
@@ -182,6 +184,8 @@ def _query(spec: QuerySpec, index: int, is_bool_key: bool) -> Query:
         builder = builder.enforce(MaxRowsPerGroupPerID(_prepare.KEY, spec.contribution.max_rows_per_group_per_id))
     elif spec.privacy_unit.max_rows_per_id is not None:
         builder = builder.enforce(MaxRowsPerID(spec.privacy_unit.max_rows_per_id))
+    elif fanout is not None:  # rows as the unit, one-to-many join: each row's copies share one id
+        builder = builder.enforce(MaxRowsPerID(fanout))
     grouped: QueryBuilder | GroupedQueryBuilder = builder
     if spec.group_by is not None:
         request_keys = (

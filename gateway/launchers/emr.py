@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from gateway.core.jobs import JobRequest, request_text, sha256_hex
+from gateway.core.jobs import JobRequest, blocks_text, request_text, sha256_hex
 from gateway.errors import LaunchError, LaunchOutcomeUnknownError
 from gateway.launchers.aws import LazyClient, Sleep, call, start_run
 from gateway.launchers.base import RunStatus
@@ -53,7 +53,7 @@ def step_definition(settings: AwsSettings, request: JobRequest, request_uri: str
         "--output",
         request.output,
         "--blocks",
-        ",".join(day.isoformat() for day in request.blocks),
+        blocks_text(request),
         "--epsilon",
         str(request.granted.epsilon),
         "--delta",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.core.jobs import JobRequest, request_text, sha256_hex
+from gateway.core.jobs import JobRequest, blocks_text, request_text, sha256_hex
 from gateway.errors import LaunchError
 from gateway.launchers.aws import LazyClient, Sleep, call, error_code, start_run
 from gateway.launchers.base import RunStatus
@@ -36,7 +36,7 @@ def run_arguments(request: JobRequest, request_uri: str) -> dict[str, str]:
         SUBMISSION_ARG: request.submission_id,
         "--request": request_uri,
         "--output": request.output,
-        "--granted_blocks": ",".join(day.isoformat() for day in request.blocks),
+        "--granted_blocks": blocks_text(request),
         "--granted_epsilon": str(request.granted.epsilon),
         "--granted_delta": str(request.granted.delta),
         "--request_sha256": sha256_hex(request_text(request)),  # the job refuses any other request document

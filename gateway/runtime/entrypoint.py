@@ -28,12 +28,13 @@ from gateway.core.jobs import (
     JobOutcome,
     JobRequest,
     JobResult,
+    blocks_text,
     sha256_hex,
 )
 from gateway.engines import engine_for
 from gateway.errors import BudgetExceededError, DataNotFoundError, GatewayError, GatewayValidationError
 from gateway.runtime import documents
-from gateway.runtime.reader import read_granted_blocks, read_public_keys, spec_columns
+from gateway.runtime.reader import read_granted_blocks, read_granted_version, read_public_keys, spec_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,7 +61,11 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         spec = request.spec
     engine = engine_for(spec.engine)
     try:
-        df = read_granted_blocks(spark, request.dataset, request.blocks, columns=spec_columns(spec, request.dataset))
+        columns = spec_columns(spec, request.dataset)
+        if request.version is not None:
+            df = read_granted_version(spark, request.dataset, request.version, columns=columns)
+        else:
+            df = read_granted_blocks(spark, request.dataset, request.blocks, columns=columns)
     except DataNotFoundError:
         raise
     except Exception as exc:
@@ -78,6 +83,7 @@ def run_job(spark: SparkSession, request: JobRequest) -> JobResult:
         engine_version=engine.version(),
         dataset=request.dataset.name,
         blocks=request.blocks,
+        version=request.version,
         granted=request.granted,
         spent=GrantedBudget.of(answer.spent, request.granted.alphas),
         aggregate=spec.first.function.value,
@@ -194,7 +200,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     # Optional copies of the grant, as Glue/EMR show them in the run's arguments; when given they must
     # match the request document, or the job refuses to run (the document was changed after launch).
-    parser.add_argument("--blocks", help="granted days, comma-separated ISO dates")
+    parser.add_argument("--blocks", help="granted days, comma-separated ISO dates, or version=V (a snapshot)")
     parser.add_argument("--epsilon", help="granted epsilon")
     parser.add_argument("--delta", help="granted delta")
     parser.add_argument("--output", help="where the outcome goes")
@@ -204,7 +210,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _check_arguments(request: JobRequest, args: argparse.Namespace) -> None:
     """The run's arguments and the request document must describe the same grant."""
     expected = {
-        "blocks": ",".join(d.isoformat() for d in request.blocks),
+        "blocks": blocks_text(request),
         "epsilon": str(request.granted.epsilon),
         "delta": str(request.granted.delta),
         "output": request.output,

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 
 from gateway.core import predicate
 from gateway.core.datasets import ColumnType, DataFormat, Dataset
-from gateway.core.spec import QuerySpec
+from gateway.core.spec import KEY_SEPARATOR, QuerySpec
 from gateway.errors import DataNotFoundError, GatewayValidationError
 
 if TYPE_CHECKING:
@@ -82,27 +82,48 @@ def read_granted_blocks(
     ranges = day_ranges(blocks)
     if not ranges:
         raise GatewayValidationError("a job must read at least one block")
-    _check_exists(dataset.path)
+    df = _read(spark, dataset, dataset.path)
+    return _select(df.where(_in_ranges(df, dataset, ranges)), dataset, columns)
+
+
+def read_granted_version(
+    spark: SparkSession, dataset: Dataset, version: str, columns: Sequence[str] | None = None
+) -> DataFrame:
+    """The rows of one version of a snapshot: the files under ``<path>/version=<version>`` and no others.
+
+    Spark is pointed at that directory itself (not at the root with a filter), so no other version's
+    file is ever listed or opened.
+    """
+    if not dataset.snapshot:
+        raise GatewayValidationError(f"data set {dataset.name!r} has days, not versions")
+    path = dataset.version_path(version)
+    return _select(_read(spark, dataset, path), dataset, columns, path)
+
+
+def _read(spark: SparkSession, dataset: Dataset, path: str) -> DataFrame:
+    _check_exists(path)
     try:
         if dataset.format is DataFormat.CSV:
             reader = spark.read.schema(spark_schema(dataset)).options(
                 header="true", enforceSchema="false", timeZone="UTC", mode="PERMISSIVE"
             )
-            df = reader.csv(dataset.path)
-        else:
-            df = spark.read.parquet(dataset.path)
+            return reader.csv(path)
+        return spark.read.parquet(path)
     except AnalysisException as exc:
         if exc.getErrorClass() in _MISSING:
             raise DataNotFoundError(
-                f"no readable {dataset.format.value} data for data set {dataset.name!r} at {dataset.path}"
+                f"no readable {dataset.format.value} data for data set {dataset.name!r} at {path}"
             ) from exc
         raise
-    df = df.where(_in_ranges(df, dataset, ranges))
+
+
+def _select(df: DataFrame, dataset: Dataset, columns: Sequence[str] | None, path: str | None = None) -> DataFrame:
+    path = path or dataset.path
     wanted = list(dataset.columns) if columns is None else list(columns)
     missing = [c for c in wanted if c not in df.columns]
     if missing:
         raise GatewayValidationError(
-            f"data set {dataset.name!r} at {dataset.path} has no column(s) {', '.join(missing)}; "
+            f"data set {dataset.name!r} at {path} has no column(s) {', '.join(missing)}; "
             f"its columns are: {', '.join(df.columns)}"
         )
     return df.select(*[_col(c) for c in wanted])
@@ -125,7 +146,9 @@ def _in_ranges(df: DataFrame, dataset: Dataset, ranges: list[tuple[dt.date, dt.d
     """``OR`` of ``start <= time < end`` with literals typed like the time column as Spark reads it."""
     name = dataset.time_column
     if name is None:
-        raise GatewayValidationError(f"data set {dataset.name!r} is a public table: it has no blocks to read")
+        raise GatewayValidationError(
+            f"data set {dataset.name!r} has no time column (a public table or a snapshot): it has no days to read"
+        )
     if name not in df.columns:
         raise GatewayValidationError(f"time column {name!r} is missing from the data at {dataset.path}")
     kind = df.schema[name].dataType
@@ -168,15 +191,26 @@ def _read_public(spark: SparkSession, table: Dataset) -> DataFrame:
     return spark.read.parquet(table.path)
 
 
-def read_public_lookup(spark: SparkSession, table: Dataset, on: Sequence[str]) -> DataFrame:
-    """A public table to join with, refused unless it holds each key combination at most once."""
+def read_public_lookup(spark: SparkSession, table: Dataset, on: Sequence[str], many: bool = False) -> DataFrame:
+    """A public table to join with, refused unless it holds each key combination at most once (``many``:
+    a one-to-many join, where it may hold one several times)."""
     df = _read_public(spark, table).select(*[_col(c) for c in table.columns]).dropna(subset=list(on))
+    if many:
+        return df
     if df.count() != df.select(*[_col(c) for c in on]).distinct().count():
         raise GatewayValidationError(
             f"public table {table.name!r} holds some {', '.join(on)} combination more than once; a join must "
             "match each row at most once (deduplicate the table)"
         )
     return df
+
+
+def max_matches(spark: SparkSession, table: Dataset, on: Sequence[str]) -> int:
+    """The most rows of a public table that share one (non-null) key combination: how many public rows one
+    private row can meet in a join (public data: reading it is free). At least 1."""
+    df = _read_public(spark, table).select(*[_col(c) for c in on]).dropna()
+    row = df.groupBy(*[_col(c) for c in on]).count().agg(F.max("count")).collect()[0]
+    return max(1, int(row[0] or 0))
 
 
 def read_public_keys(spark: SparkSession, table: Dataset, columns: Sequence[str]) -> list[tuple[object, ...]]:
@@ -186,4 +220,9 @@ def read_public_keys(spark: SparkSession, table: Dataset, columns: Sequence[str]
     rows = df.select(*[_col(c) for c in columns]).dropna().distinct().limit(MAX_PUBLIC_KEYS + 1).collect()
     if len(rows) > MAX_PUBLIC_KEYS:
         raise GatewayValidationError(f"public table {table.name!r} holds over {MAX_PUBLIC_KEYS} key combinations")
+    if len(columns) > 1 and any(isinstance(v, str) and KEY_SEPARATOR in v for row in rows for v in row):
+        raise GatewayValidationError(
+            f"public table {table.name!r} holds a key with the control character U+001F, which joins the keys of "
+            "several group-by columns; remove it from the table"
+        )
     return sorted((tuple(r) for r in rows), key=repr)

@@ -83,12 +83,13 @@ def partition_name(dataset: Dataset, day: dt.date) -> str:
 
 
 def check_granted_partitions(dataset: Dataset, days: Sequence[dt.date]) -> None:
-    """The granted days' partitions exist (or, for data not partitioned by day, the data set's path)."""
+    """The granted days' partitions exist (or, for data not partitioned by day, the data set's path; for a
+    snapshot, given with the path of one version, that version's directory)."""
     if dataset.path.startswith("s3://"):
         _check_s3_partitions(dataset, days)
         return
     root = local_root(dataset.path)
-    if not root.exists():
+    if not root.exists() or (dataset.snapshot and not root.is_dir()):
         raise DataNotFoundError(
             f"no data at {dataset.path} for data set {dataset.name!r} (was it moved?); ask the operator"
         )
@@ -132,6 +133,10 @@ def _check_s3_partitions(dataset: Dataset, days: Sequence[dt.date], s3: Any = No
         return int(response.get("KeyCount", 0)) > 0
 
     try:
+        if dataset.snapshot:  # the path is one version's directory: a key under it, not a sibling (version=v10)
+            if not any_key(base):
+                raise DataNotFoundError(f"no data at {dataset.path} for data set {dataset.name!r}; ask the operator")
+            return
         if not any_key(f"{base}{dataset.time_column}="):
             if not any_key(prefix):
                 raise DataNotFoundError(f"no data at {dataset.path} for data set {dataset.name!r}; ask the operator")

@@ -321,3 +321,19 @@ def test_the_job_gets_the_public_tables_its_spec_names() -> None:
         **one, join={"table": "zones", "on": ["region"]}, group_by={"column": "region", "keys": {"from": "zones"}}
     )
     assert public_tables_of(state, spec) == {"zones": zones}
+
+
+@pytest.mark.parametrize(
+    "group_by",
+    [
+        {"columns": ["region", "edu_level"], "keys": {"region": ["n\x1fs"], "edu_level": ["x"]}},
+        {"columns": ["region", "edu_level"], "keys": [["n", "x\x1f"], ["s", "y"]]},
+        {"column": "region", "keys": ["\x1f"]},
+    ],
+)
+def test_a_declared_key_holding_the_internal_separator_is_refused(group_by: dict[str, Any]) -> None:
+    """("a\\x1fb", "c") and ("a", "b\\x1fc") would encode to one internal key: such keys are refused at parse."""
+    with pytest.raises(SpecError, match="U\\+001F"):
+        example(group_by=group_by)
+    fine = example(group_by={"columns": ["region", "edu_level"], "keys": [["n\x1e", "x"], ["s", "y"]]})
+    assert fine.group_by is not None and len(fine.group_by.combinations) == 2

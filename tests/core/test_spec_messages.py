@@ -70,7 +70,10 @@ CASES = {
     ),
     "blocks as text": (
         {"blocks": "last 7"},
-        ['blocks: got "last 7"; expected {last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD}'],
+        [
+            'blocks: got "last 7"; expected {last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD} (days); '
+            "{version: V} or latest (a snapshot)"
+        ],
     ),
     "no blocks": (
         {"blocks": {"last": 0}},

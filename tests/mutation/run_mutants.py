@@ -114,6 +114,12 @@ MUTANTS = [
         ("tests/engines/test_pipelinedp.py::test_values_are_clamped_and_each_id_contributes_at_most_k_rows",),
     ),
     Mutant(
+        "join-fanout-ignored",
+        "a row joined to 3 public rows is protected as if it contributed 1 (one-to-many join, rows as the unit)",
+        (("gateway/engines/_prepare.py", "    return max_matches(spark, ", "    return 1 or max_matches(spark, "),),
+        ("tests/engines/test_one_to_many_join.py::test_rows_as_unit_noise_scales_with_the_largest_key_multiplicity",),
+    ),
+    Mutant(
         "mean-clamp-widened",
         "post-processing lets a mean leave [low, high]",
         (
@@ -131,7 +137,7 @@ MUTANTS = [
         (
             (
                 "gateway/engines/pipelinedp.py",
-                "    if spec.privacy_unit.is_row:\n        pid = F.monotonically_increasing_id()",
+                "    if spec.privacy_unit.is_row and fanout is None:\n        pid = F.monotonically_increasing_id()",
                 "    if True:\n        pid = F.monotonically_increasing_id()",
             ),
         ),

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from gateway.cli.main import main
-from gateway.core.datasets import ColumnType, DataFormat, Dataset
+from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.errors import DataNotFoundError, GatewayValidationError
 from gateway.sources import locate
 from gateway.sources.declared import parse_schema
@@ -172,3 +172,26 @@ def test_s3_partitions_are_checked_by_listing(s3: Any) -> None:
         locate.check_granted_partitions(_dataset("s3://data/nothing"), DAYS)
     s3.put_object(Bucket="data", Key="flat/part-0.parquet", Body=b"x")
     locate.check_granted_partitions(_dataset("s3://data/flat"), DAYS)
+
+
+def _version(path: str, label: str) -> Dataset:
+    snapshot = Dataset(
+        name="people",
+        path=path,
+        format=DataFormat.PARQUET,
+        block_period=BlockPeriod.VERSION,
+        columns={"user": ColumnType.STRING},
+    )
+    return snapshot.model_copy(update={"path": snapshot.version_path(label)})
+
+
+def test_a_snapshot_version_is_its_own_directory_not_a_prefix_of_another(tmp_path: Path, s3: Any) -> None:
+    (tmp_path / "version=v10").mkdir()
+    (tmp_path / "version=v1").write_bytes(b"a file, not a version directory")
+    with pytest.raises(DataNotFoundError, match="no data at"):
+        locate.check_granted_partitions(_version(str(tmp_path), "v1"), [])
+    locate.check_granted_partitions(_version(str(tmp_path), "v10"), [])
+    s3.put_object(Bucket="data", Key="people/version=v10/part-0.parquet", Body=b"x")
+    locate.check_granted_partitions(_version("s3://data/people", "v10"), [])
+    with pytest.raises(DataNotFoundError, match="no data at"):
+        locate.check_granted_partitions(_version("s3://data/people/", "v1"), [])  # version=v10 is not version=v1

@@ -89,7 +89,7 @@ class BlockSteps:
     def on_clock(self, block: Block, now: dt.datetime) -> Block:
         if block.final or not self.unlock.time_based:
             return block
-        created = block.created_at or dt.datetime.combine(block.day, dt.time(), dt.UTC)
+        created = block.added_at
         step = self.unlock.at(Fraction((now - created) // dt.timedelta(microseconds=1), 10**6))
         return block if step is None else release(block, *step)
 
