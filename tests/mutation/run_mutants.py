@@ -170,7 +170,7 @@ MUTANTS = [
     Mutant(
         "outcome-overwritable",
         "a second run can replace the first answer",
-        (("gateway/runtime/documents.py", "            os.link(tmp, path)\n", "            os.replace(tmp, path)\n"),),
+        (("gateway/runtime/documents.py", "        os.link(tmp, path)\n", "        os.replace(tmp, path)\n"),),
         ("tests/runtime/test_entrypoint.py::test_a_second_run_cannot_overwrite_an_outcome_even_without_a_claim",),
     ),
     Mutant(
