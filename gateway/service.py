@@ -67,6 +67,11 @@ BLOCKS_PER_COMMIT = 90  # below DynamoDB's 100 actions per transaction, with roo
 RECORDED_RUN_STATES = (ClaimState.RUNNING, ClaimState.SUCCEEDED, ClaimState.FAILED)
 
 
+# A retried submission still here gets the pass its first submit may have died before (a launch left
+# half-way is recovered by it once its run is found).
+RETRY_SCHEDULES = (ClaimState.PENDING, ClaimState.ADMITTED, ClaimState.LAUNCHING)
+
+
 def no_checkpoint(name: str) -> None:
     """The default hook: production gateways do not stop anywhere."""
 
@@ -267,18 +272,19 @@ class Gateway:
             )
         claim = core.prepare_claim(state, spec, self.clock(), submission_id_for(spec), launcher)
         existing = core.existing_submission(state, claim) or core.same_query(self.store.history_claim(claim.id), claim)
-        if existing is not None:
+        if existing is not None and not (schedule and existing.state in RETRY_SCHEDULES):
             return existing
-        if self.locate is not None:  # the granted partitions must be there: fail before any charge
-            self._locate(state, claim)
+        if existing is None:
+            if self.locate is not None:  # the granted partitions must be there: fail before any charge
+                self._locate(state, claim)
 
-        def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
-            if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:
-                return s, []  # a retry raced the first submission, which has finished already
-            return core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now)
+            def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
+                if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:
+                    return s, []  # a retry raced the first submission, which has finished already
+                return core.arrive(s, core.prepare_claim(s, spec, now, claim.id, launcher), now)
 
-        self._commit_step(arrive, state)  # starts from the state just read: no second load
-        self.checkpoint("submitted")
+            self._commit_step(arrive, state)  # starts from the state just read: no second load
+            self.checkpoint("submitted")
         if schedule:
             failure = self._schedule_pass().failures.get(claim.id)
             if failure is not None:  # the rest of the pass went on; the submitter hears what befell its claim

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import os
 import sys
 import time
@@ -590,20 +591,75 @@ def main(argv: list[str] | None = None) -> int:
     document on stdout: ``{"error": {"type": ..., "message": ...}}``.
     """
     args = sys.argv[1:] if argv is None else list(argv)
+    _write_stdout_fully()
     with warnings.catch_warnings():
         warnings.simplefilter("always", DamagedAuditWarning)
         warnings.showwarning = _show_warning
         try:
-            return _run(args, json_out="--json" in args)
-        except BrokenPipeError:  # an error report hit a closed pipe too
+            code = _run(args, json_out="--json" in args)
+            sys.stdout.flush()  # output still buffered meets a closed pipe here, not at interpreter exit
+            return code
+        except BrokenPipeError:  # an error report, or the last flush, hit a closed pipe
             return _stdout_gone()
 
 
+STDOUT_GONE = 141  # 128 + SIGPIPE: what a shell reports for a writer killed by a closed pipe
+
+
 def _stdout_gone() -> int:
-    """The reader of our output went away (``dpgw audit | head``): stop quietly, as a killed pipe would."""
+    """The reader of our output went away (``dpgw audit | head``): stop quietly, as a killed pipe would.
+
+    SIGPIPE itself stays ignored (Python's default): restoring it would also kill the process when a
+    socket to S3, DynamoDB or a team gateway breaks in the middle of a ledger commit.
+    """
     with contextlib.suppress(OSError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
-    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+    return STDOUT_GONE
+
+
+class _FullWrites(io.RawIOBase):
+    """A file descriptor written to the last byte or failing: ``BufferedWriter`` hands back a short count
+    when a pipe's reader leaves in the middle of one large write (a whole table or JSON document), and
+    ``TextIOWrapper`` drops the rest without an error, so ``dpgw ... | head`` would exit 0 having lost it."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:  # a terminal keeps its colours and width
+        return os.isatty(self._fd)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(data).cast("B")
+        size = view.nbytes
+        while view:
+            view = view[os.write(self._fd, view) :]
+        return size
+
+
+def _write_stdout_fully() -> None:
+    """Point ``sys.stdout`` at the process's real stdout through ``_FullWrites`` (left alone when a caller,
+    such as a test capturing output, replaced ``sys.stdout`` with something else)."""
+    current = sys.stdout
+    if current is not sys.__stdout__ or not isinstance(current, io.TextIOWrapper):
+        return
+    try:
+        fd = current.fileno()
+    except (OSError, ValueError):  # no usable descriptor: leave it as it is
+        return
+    current.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_FullWrites(fd)),
+        encoding=current.encoding,
+        errors=current.errors,
+        line_buffering=current.line_buffering,
+    )
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **kwargs: object) -> None:
@@ -615,6 +671,8 @@ def _run(args: list[str], json_out: bool) -> int:
     try:
         code = app(args=args, prog_name="dpgw", standalone_mode=False)
     except SystemExit as done:  # a command that exits on its own
+        if isinstance(done.__context__, BrokenPipeError):  # typer's and rich's own closed-pipe exits (code 1)
+            return _stdout_gone()
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except typer.Abort:
         return 130

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,17 @@ from gateway.core.jobs import JobOutcome, JobRequest, request_text, sha256_hex
 from gateway.errors import LaunchError
 from gateway.launchers.base import RunState, RunStatus, check_start_deadline
 
+# How long a run record without a pid may stand for a start still under way (fork and exec of one
+# process; generous for a loaded machine).
+START_GRACE = 60.0
+
 
 class LocalSparkLauncher:
     name = "local"
 
-    def __init__(self, workdir: str | os.PathLike[str]) -> None:
+    def __init__(self, workdir: str | os.PathLike[str], start_grace: float = START_GRACE) -> None:
         self.workdir = Path(workdir)
+        self.start_grace = start_grace
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> the process this launcher started
 
     def _job_dir(self, submission_id: str) -> Path:
@@ -158,11 +164,24 @@ class LocalSparkLauncher:
         child = self._children.get(run_id)
         if child is not None:
             return child.poll() is None
-        record = self._record(submission_id) or {}
-        if record.get("pid") is not None:
+        record = self._record(submission_id)
+        if record is not None and record.get("pid") is not None:
             return _is_job_process(Path(f"/proc/{record['pid']}"), submission_id)
         # The gateway stopped between starting the process and recording its pid: look for the job.
-        return any(_is_job_process(proc, submission_id) for proc in Path("/proc").glob("[0-9]*"))
+        if any(_is_job_process(proc, submission_id) for proc in Path("/proc").glob("[0-9]*")):
+            return True
+        return record is not None and self._starting(submission_id)
+
+    def _starting(self, submission_id: str) -> bool:
+        """A run record without a pid, younger than ``start_grace``: the launching gateway may still be
+        between writing it and starting the process (until exec, /proc shows the parent's arguments), while
+        another gateway, recovering the launch, already polls the run. Older, it was left by a gateway that
+        stopped, and a run with no process and no outcome is charged as failed."""
+        try:
+            written = (self._job_dir(submission_id) / "run.json").stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return time.time() - written < self.start_grace
 
 
 def _is_job_process(proc: Path, submission_id: str) -> bool:

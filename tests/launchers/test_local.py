@@ -37,7 +37,7 @@ def test_the_run_record_is_what_find_run_reports(tmp_path) -> None:
 def test_a_run_recorded_before_its_process_started_is_followed_without_its_pid(tmp_path) -> None:
     """A gateway that stopped between recording the run and recording its pid: the job is found by its
     arguments while it lives, and charged as failed if it never wrote an outcome."""
-    launcher = LocalSparkLauncher(tmp_path)
+    launcher = LocalSparkLauncher(tmp_path, start_grace=0)  # the record is from a gateway that stopped
     (tmp_path / "c-live").mkdir()
     (tmp_path / "c-live" / "run.json").write_text('{"run_id": "local-live"}')
     job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "gateway.runtime", "c-live"])
@@ -52,3 +52,16 @@ def test_a_run_recorded_before_its_process_started_is_followed_without_its_pid(t
         job.wait()
     status = launcher.poll("local-live", "c-live")
     assert status.state is RunState.FAILED and "without writing an outcome" in (status.message or "")
+
+
+def test_a_run_recorded_but_not_yet_started_reads_running_while_its_launch_may_be_under_way(tmp_path) -> None:
+    """Another gateway recovering the launch polls between the record and the start (32 CLI clients hit
+    it: tests/cli/test_concurrent_clients.py): the job is starting, not failed, until the grace ends."""
+    (tmp_path / "c-starting").mkdir()
+    record = tmp_path / "c-starting" / "run.json"
+    record.write_text('{"run_id": "local-s"}')
+    assert LocalSparkLauncher(tmp_path).poll("local-s", "c-starting").state is RunState.RUNNING
+    status = LocalSparkLauncher(tmp_path, start_grace=0).poll("local-s", "c-starting")
+    assert status.state is RunState.FAILED and "without writing an outcome" in (status.message or "")
+    record.write_text('{"run_id": "local-s", "pid": 1}')  # started (pid 1 is no job): no grace any more
+    assert LocalSparkLauncher(tmp_path).poll("local-s", "c-starting").state is RunState.FAILED
