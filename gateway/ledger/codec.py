@@ -44,6 +44,9 @@ class EncodedDocument:
     # S3's split format only: the claims this commit finished (its outbox, copied out to history objects by
     # the next commit like ``events``); None in a format-1 document.
     finished: dict[str, str] | None = None
+    # Directory split format only: every finished claim in the segments has its index entry (a ledger
+    # split before the index existed is indexed by its next commit; until then readers scan).
+    indexed: bool = False
 
     @classmethod
     def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
@@ -68,6 +71,7 @@ class EncodedDocument:
             history={str(k): int(v) for k, v in document["history"].items()} if "history" in document else None,
             legacy_commit=int(document.get("legacy_commit", 0)),
             finished={str(k): _dumps(v) for k, v in document["finished"].items()} if "finished" in document else None,
+            indexed=document.get("indexed") is True,
         )
 
     def with_change(self, change: Change) -> EncodedDocument:
@@ -79,9 +83,7 @@ class EncodedDocument:
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
         events = _dumps([e.to_json() for e in change.events])
-        return EncodedDocument(
-            self.settings, self.commit + 1, records, events, self.history, self.legacy_commit, self.finished
-        )
+        return replace(self, commit=self.commit + 1, records=records, events=events)
 
     def with_live_change(
         self, change: Change, state: LedgerState, upgrading: bool
@@ -106,6 +108,8 @@ class EncodedDocument:
         extra = ""
         if self.history is not None:
             extra += f',"history":{_dumps(self.history)},"legacy_commit":{self.legacy_commit}'
+            if self.indexed:
+                extra += ',"indexed":true'
         if self.finished is not None:
             extra += ',"finished":{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.finished.items()) + "}"
         return (
