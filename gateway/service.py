@@ -166,6 +166,15 @@ class Gateway:
         """The live state: settings, data sets, analysts, blocks and the claims not yet finished."""
         return self.store.load()
 
+    def blocks(self, dataset: str | None = None, include_spent: bool = False) -> list[Block]:
+        """The blocks (of ``dataset``, if given) by key: those that can still grant, and with ``include_spent``
+        also those that left the live state, retired and spent (read from history)."""
+        state = self.store.load()
+        if dataset is not None:
+            state.dataset(dataset)
+        blocks = list(state.blocks.values()) + (self.store.history_blocks() if include_spent else [])
+        return sorted((b for b in blocks if dataset in (None, b.dataset)), key=lambda b: b.key)
+
     def claim(self, claim_id: str) -> Claim:
         """A submission, live or finished (from history); ``SubmissionNotFoundError`` if there is none."""
         return _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, None)
@@ -253,7 +262,8 @@ class Gateway:
         if existing is not None:
             return existing
         if self.locate is not None:  # the granted partitions must be there: fail before any charge
-            self.locate(state.dataset(spec.dataset), [state.blocks[key].day for key in claim.blocks])
+            days = [state.blocks[key].day for key in claim.blocks if key in state.blocks]  # spent ones: rejected
+            self.locate(state.dataset(spec.dataset), days)
 
         def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
             if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:
@@ -530,8 +540,8 @@ class Gateway:
         return self.store.audit()
 
     def burn_down(self, dataset: str) -> BurnDown:
-        """A data set's blocks today and their remaining budget over time (from the audit trail)."""
-        state = self.store.load()
+        """A data set's blocks (spent ones too) and their remaining budget over time (from the audit trail)."""
+        state = full_view(self.store)
         state.dataset(dataset)  # an unknown data set is a clear error
         return burn_down(
             state.blocks_of(dataset), self.store.audit(), state.settings.orders() if state.settings.rdp else ()

@@ -1,10 +1,12 @@
 """A ledger in one DynamoDB table: an item per record, each change one ``TransactWriteItems``.
 
-Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>`` or
-``claim#<id>``, ``analyst#<name>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
-``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order), and
-``pk="finished#<id>"``, ``sk="claim"`` for each finished claim (history: a load queries the live
-partition only, so its cost follows the live work, not the ledger's age). The transaction that
+Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>``, ``claim#<id>``,
+``analyst#<name>`` or ``retired#<dataset>`` (so one consistent-read Query returns the live ledger), and
+``pk="audit"`` with ``sk`` = ``<time>#<uuid>`` holding one commit's audit events (so the trail reads
+back in time order), ``pk="finished#<id>"``, ``sk="claim"`` for each finished claim and
+``pk="spent#<block key>"``, ``sk="block"`` for each block that left the live state, retired and spent
+(history: a load queries the live partition only, so its cost follows the live work, not the ledger's
+age; a spent block's Delete is conditioned on its version like any write). The transaction that
 finishes a claim deletes its live item and creates its history item; one that creates a claim checks
 that no history item has its id (an idempotent retry after the finish finds the finished claim). Every
 record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +36,7 @@ from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
-from gateway.core.ledger import AuditEvent, Change, LedgerState, is_finished
+from gateway.core.ledger import AuditEvent, Change, LedgerState, RetiredDays, is_finished
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import (
     GatewayError,
@@ -149,6 +152,7 @@ class DynamoDBLedgerStore:
         blocks: dict[str, Block] = {}
         claims: dict[str, Claim] = {}
         analysts: dict[str, Analyst] = {}
+        retired: dict[str, RetiredDays] = {}
         self._legacy_finished = {}
         for item in self._query(LEDGER):
             kind, _, key = item["sk"]["S"].partition("#")
@@ -165,11 +169,15 @@ class DynamoDBLedgerStore:
                 claims[key] = record
             elif kind == "analyst":
                 analysts[key] = record
+            elif kind == "retired":
+                retired[key] = record
         if settings is None:
             raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}")
         self._seen_blocks.update(blocks)
         self._seen_claims.update(claims)
-        return LedgerState(settings=settings, datasets=datasets, blocks=blocks, claims=claims, analysts=analysts)
+        return LedgerState(
+            settings=settings, datasets=datasets, blocks=blocks, claims=claims, analysts=analysts, retired=retired
+        )
 
     def _decode(self, kind: str, item: dict[str, Any]) -> Any:
         """A record's object, decoded again only when its version moved (decoding dominates a load)."""
@@ -185,6 +193,7 @@ class DynamoDBLedgerStore:
             "block": lambda doc: Block.from_json(doc).check(),
             "claim": Claim.from_json,
             "analyst": Analyst.from_json,
+            "retired": RetiredDays.from_json,
         }
         try:
             record = decoders[kind](json.loads(item["doc"]["S"]))
@@ -230,6 +239,22 @@ class DynamoDBLedgerStore:
             raise unavailable(self.url, exc) from exc
         return list(found.values())
 
+    def history_blocks(self) -> list[Block]:
+        """Every block that left the live state: a scan of their history items (for reports)."""
+        found: list[Block] = []
+        try:
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=self.table,
+                FilterExpression="begins_with(pk, :s)",
+                ExpressionAttributeValues={":s": {"S": "spent#"}},
+                ConsistentRead=True,
+            )
+            for page in pages:
+                found.extend(self._decode("block", item) for item in page["Items"])
+        except client_errors() as exc:
+            raise unavailable(self.url, exc) from exc
+        return found
+
     def audit(self) -> list[AuditEvent]:
         events: list[AuditEvent] = []
         for item in self._query(AUDIT):
@@ -245,6 +270,10 @@ class DynamoDBLedgerStore:
         if change.is_empty():
             return
         actions = self._actions(change)
+        if len(actions) > MAX_ACTIONS and change.spent:
+            # No room to move spent blocks out (two actions each): they stay live, written as usual.
+            change = replace(change, blocks=change.blocks + change.spent, spent=(), retired=())
+            actions = self._actions(change)
         if len(actions) > MAX_ACTIONS:
             raise LedgerError(
                 f"this update touches {len(actions)} ledger records, above DynamoDB's {MAX_ACTIONS} per transaction; "
@@ -310,6 +339,10 @@ class DynamoDBLedgerStore:
             guards.extend(guard)
         for analyst in change.analysts:
             actions.append(self._analyst_action(analyst))
+        for block in change.spent:
+            actions.extend(self._spend(block))
+        for record in change.retired:
+            actions.append(self._retired_action(record))
         # A new claim's guard (no history item has its id) goes in when the transaction has room: the service
         # checks history itself after a consistent load, so the guard only backs it up for other writers.
         room = MAX_ACTIONS - len(actions) - (1 if change.events else 0)
@@ -446,6 +479,37 @@ class DynamoDBLedgerStore:
             }
         }
         return [delete, self._create(item)]
+
+    def _spend(self, block: Block) -> list[dict[str, Any]]:
+        """A spent block leaves the live partition (conditioned on the version the change read) for its history item."""
+        history = {
+            "pk": {"S": f"spent#{block.key}"},
+            "sk": {"S": "block"},
+            "doc": {"S": _dumps(block.to_json())},
+            "version": {"N": str(block.version)},
+        }
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": LEDGER}, "sk": {"S": f"block#{block.key}"}},
+                "ConditionExpression": "#v = :prev",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":prev": {"N": str(block.version - 1)}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        return [delete, self._create(history)]
+
+    def _retired_action(self, record: RetiredDays) -> dict[str, Any]:
+        item = {
+            "pk": {"S": LEDGER},
+            "sk": {"S": f"retired#{record.dataset}"},
+            "doc": {"S": _dumps(record.to_json())},
+            "version": {"N": str(record.version)},
+        }
+        if record.version == 1:
+            return self._create(item)
+        return self._replace(item, "#v = :prev", {":prev": {"N": str(record.version - 1)}})
 
     def _claim_action(self, claim: Claim) -> dict[str, Any]:
         item = {

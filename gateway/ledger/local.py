@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.ledger import (
     AuditEvent,
@@ -68,6 +69,7 @@ class FileLedgerStore:
         # (their JSON, decoded on demand). Committed bytes never change, so only new ones are read.
         self._read_upto: dict[str, int] = {}
         self._finished: dict[str, bytes] = {}
+        self._spent: dict[str, bytes] = {}  # blocks that left the live state, by key (their JSON)
 
     @contextlib.contextmanager
     def _io(self, what: str) -> Iterator[None]:
@@ -153,7 +155,7 @@ class FileLedgerStore:
             # A split ledger from before the index: index what its segments hold, once, in this commit.
             index = [] if document.indexed else list(self._claim_lines(document))
             claim_lines = [_line({"commit": number, "claim": c.to_json()}) for c in finished]
-            lines = list(claim_lines)
+            lines = [*claim_lines, *(_line({"commit": number, "block": b.to_json()}) for b in change.spent)]
             if change.events:
                 lines.append(_line({"commit": number, "events": [e.to_json() for e in change.events]}))
             if lines:
@@ -336,9 +338,11 @@ class FileLedgerStore:
             if size <= done:
                 continue
             for _, _, entry in self._lines(self.root / segment, size, done):
-                claim = entry.get("claim")
+                claim, block = entry.get("claim"), entry.get("block")
                 if isinstance(claim, dict) and isinstance(claim.get("id"), str):
                     self._finished[claim["id"]] = json.dumps(claim).encode()
+                if isinstance(block, dict):
+                    self._spent[f"{block.get('dataset')}/{block.get('day')}"] = json.dumps(block).encode()
             self._read_upto[segment] = size
 
     def _lookup(self, document: EncodedDocument, claim_id: str) -> bytes | None:
@@ -353,6 +357,10 @@ class FileLedgerStore:
         self._catch_up(self._read()[1])
         return [_decode_claim(raw, f"{self.root} history") for raw in self._finished.values()]
 
+    def history_blocks(self) -> list[Block]:
+        self._catch_up(self._read()[1])
+        return [_decode_block(raw, f"{self.root} history") for raw in self._spent.values()]
+
 
 def _line(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
@@ -364,4 +372,13 @@ def _decode_claim(raw: bytes, where: str) -> Claim:
     except DECODE_ERRORS as exc:
         raise LedgerError(
             f"a finished claim in {where} is unreadable ({type(exc).__name__}); restore the ledger from a backup"
+        ) from exc
+
+
+def _decode_block(raw: bytes, where: str) -> Block:
+    try:
+        return Block.from_json(json.loads(raw))
+    except DECODE_ERRORS as exc:
+        raise LedgerError(
+            f"a spent block in {where} is unreadable ({type(exc).__name__}); restore the ledger from a backup"
         ) from exc

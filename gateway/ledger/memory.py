@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.ledger import (
     AuditEvent,
@@ -28,6 +29,7 @@ class InMemoryLedgerStore:
         self._state: LedgerState | None = None
         self._events: list[AuditEvent] = []
         self._history: dict[str, Claim] = {}
+        self._spent: dict[str, Block] = {}
         self._lock = threading.Lock()
 
     def create(self, settings: PolicySettings) -> None:
@@ -48,6 +50,7 @@ class InMemoryLedgerStore:
             check_history(change, self._history.__contains__)
             self._state = apply_live(state, change)
             self._history.update((c.id, c) for c in finished_claims(change))
+            self._spent.update((b.key, b) for b in change.spent)
             self._events.extend(change.events)
 
     def audit(self) -> list[AuditEvent]:
@@ -58,3 +61,6 @@ class InMemoryLedgerStore:
 
     def history_claims(self) -> list[Claim]:
         return list(self._history.values())
+
+    def history_blocks(self) -> list[Block]:
+        return list(self._spent.values())

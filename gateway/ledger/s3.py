@@ -1,9 +1,10 @@
 """A ledger on S3: a live document replaced by compare-and-swap on its ETag, and create-only history objects.
 
 Layout under ``s3://bucket/prefix``: ``ledger.json`` (the live state: settings, data sets, analysts,
-blocks, unfinished claims, a commit counter, plus the commit's *outbox*: its audit events and the
-claims it finished), ``audit/<commit>.json`` (the events of every earlier commit) and
-``claims/<id>.json`` (every finished claim, with its result). Multi-object S3 writes are not atomic,
+blocks, unfinished claims, a commit counter, plus the commit's *outbox*: its audit events, the
+claims it finished and the blocks it spent), ``audit/<commit>.json`` (the events of every earlier
+commit), ``claims/<id>.json`` (every finished claim, with its result) and ``blocks/<dataset>/<day>.json``
+(every block that left the live state, retired and spent). Multi-object S3 writes are not atomic,
 so the live document is the only thing a commit changes: a commit first copies the *previous*
 commit's outbox into create-only history objects (``IfNoneMatch="*"``; whoever writes one first wins,
 every copy is identical because it comes from a committed document), then puts the new live document
@@ -23,6 +24,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.ledger import (
     AuditEvent,
@@ -112,7 +114,11 @@ class S3LedgerStore:
             new_state = apply_live(state, change)  # checks every block's accounts before anything is written
             self._copy_out(document)
             new_document, finished = document.with_live_change(change, state, upgrading=document.finished is None)
-            new_document = replace(new_document, finished={c.id: encode_record(c.to_json()) for c in finished})
+            new_document = replace(
+                new_document,
+                finished={c.id: encode_record(c.to_json()) for c in finished},
+                spent={b.key: encode_record(b.to_json()) for b in change.spent},
+            )
             try:
                 response = self.client.put_object(
                     Bucket=self.bucket, Key=self._key("ledger.json"), Body=new_document.text().encode(), IfMatch=etag
@@ -134,6 +140,8 @@ class S3LedgerStore:
             self._create(self._audit_key(document.commit), document.events)
         for claim_id, raw in (document.finished or {}).items():
             self._create(self._claim_key(claim_id), raw)
+        for key, raw in (document.spent or {}).items():
+            self._create(self._key(f"blocks/{key}.json"), raw)
 
     def _create(self, key: str, body: str) -> None:
         try:
@@ -181,6 +189,22 @@ class S3LedgerStore:
             raise unavailable(self.url, exc) from exc
         return list(found.values())
 
+    def history_blocks(self) -> list[Block]:
+        document = self._read()[1]
+        found = {k: _decode_block(v, self.url) for k, v in (document.spent or {}).items()}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key("blocks/")
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                    block = _decode_block(body, self.url)
+                    found.setdefault(block.key, block)
+        except client_errors() as exc:
+            raise unavailable(self.url, exc) from exc
+        return list(found.values())
+
     def audit(self) -> list[AuditEvent]:
         _, document, _ = self._read()
         by_commit: dict[int, str | bytes] = {document.commit: document.events}
@@ -214,4 +238,13 @@ def _decode_claim(raw: str | bytes, where: str) -> Claim:
     except DECODE_ERRORS as exc:
         raise LedgerError(
             f"a finished claim in {where} is unreadable ({type(exc).__name__}); restore it from a backup"
+        ) from exc
+
+
+def _decode_block(raw: str | bytes, where: str) -> Block:
+    try:
+        return Block.from_json(json.loads(raw))
+    except DECODE_ERRORS as exc:
+        raise LedgerError(
+            f"a spent block in {where} is unreadable ({type(exc).__name__}); restore it from a backup"
         ) from exc
