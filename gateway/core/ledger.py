@@ -10,7 +10,7 @@ re-reads and recomputes).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -642,24 +642,20 @@ def revoke_analyst(state: LedgerState, name: str, now: dt.datetime) -> Step:
 
 def check_versions(state: LedgerState, change: Change) -> None:
     """The commit condition every store enforces: each record replaces exactly the version it read."""
-    for block in change.blocks:
-        stored = state.blocks.get(block.key)
-        _expect(f"block {block.key}", stored.version if stored else 0, block.version)
-    for claim in change.claims:
-        stored_claim = state.claims.get(claim.id)
-        _expect(f"submission {claim.id}", stored_claim.version if stored_claim else 0, claim.version)
     for dataset in change.datasets:
         if dataset.name in state.datasets:
             raise LedgerConflictError(f"data set {dataset.name!r} was registered concurrently")
-    for analyst in change.analysts:
-        stored_analyst = state.analysts.get(analyst.name)
-        _expect(f"analyst {analyst.name}", stored_analyst.version if stored_analyst else 0, analyst.version)
-    for block in change.spent:
-        stored = state.blocks.get(block.key)
-        _expect(f"block {block.key}", stored.version if stored else 0, block.version)
-    for record in change.retired:
-        stored_record = state.retired.get(record.dataset)
-        _expect(f"retired days of {record.dataset}", stored_record.version if stored_record else 0, record.version)
+    versioned: tuple[tuple[str, Iterable[Any], Mapping[str, Any], str], ...] = (
+        ("block", change.blocks, state.blocks, "key"),
+        ("submission", change.claims, state.claims, "id"),
+        ("analyst", change.analysts, state.analysts, "name"),
+        ("block", change.spent, state.blocks, "key"),
+        ("retired days of", change.retired, state.retired, "dataset"),
+    )
+    for what, records, stored, key in versioned:
+        for record in records:
+            old = stored.get(getattr(record, key))
+            _expect(f"{what} {getattr(record, key)}", old.version if old else 0, record.version)
 
 
 def _expect(what: str, stored: int, new: int) -> None:

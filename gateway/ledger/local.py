@@ -29,31 +29,23 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from gateway.core.blocks import Block
-from gateway.core.claims import Claim
-from gateway.core.ledger import (
-    AuditEvent,
-    Change,
-    LedgerState,
-    apply_live,
-    check_history,
-    check_versions,
-    utc_month,
-)
+from gateway.core.ledger import AuditEvent, Change, LedgerState, utc_month
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayValidationError, LedgerError, LedgerNotFoundError
 from gateway.ledger.base import warn_damaged_audit
-from gateway.ledger.codec import DECODE_ERRORS, EncodedDocument, decode_document, decode_events
+from gateway.ledger.codec import EncodedDocument, decode_document, decode_events
+from gateway.ledger.template import Kind, LedgerTemplate, Raw, Snapshot
 
 TEMP_PREFIX, TEMP_SUFFIX = ".ledger-", ".tmp"
 INDEX_DIR = "history-index"
 
 
-class FileLedgerStore:
+class FileLedgerStore(LedgerTemplate[EncodedDocument]):
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         if "\x00" in os.fspath(directory):
             raise GatewayValidationError("the ledger path contains a NUL character; give a directory path")
@@ -134,42 +126,67 @@ class FileLedgerStore:
         self._cache = (identity, state, document)
         return state, document
 
-    def load(self) -> LedgerState:
-        return self._read()[0]
+    # --- the template's primitives ---------------------------------------------------------------
 
-    def commit(self, change: Change) -> None:
-        if change.is_empty():
-            return
+    def exclusive(self) -> contextlib.AbstractContextManager[Any]:
+        return self._exclusive()
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
         with self._io("write"), self._locked():
-            state, document = self._read()
-            check_versions(state, change)
-            check_history(change, lambda claim_id: self._finished_raw(document, claim_id) is not None)
-            if document.history is None:  # a format-1 ledger: its finished claims move to history now
-                document = replace(document, history={}, legacy_commit=document.commit, indexed=True)
-                new_document, finished = document.with_live_change(change, state, upgrading=True)
-            else:
-                new_document, finished = document.with_live_change(change, state, upgrading=False)
-            assert document.history is not None
-            number = new_document.commit
-            history = dict(document.history)
-            # A split ledger from before the index: index what its segments hold, once, in this commit.
-            index = [] if document.indexed else list(self._claim_lines(document))
-            claim_lines = [_line({"commit": number, "claim": c.to_json()}) for c in finished]
-            lines = [*claim_lines, *(_line({"commit": number, "block": b.to_json()}) for b in change.spent)]
-            if change.events:
-                lines.append(_line({"commit": number, "events": [e.to_json() for e in change.events]}))
-            if lines:
-                segment = f"history-{utc_month()}.jsonl"
-                offset = history.get(segment, 0)
-                for claim, line in zip(finished, claim_lines, strict=True):
-                    index.append((claim.id, segment, offset, len(line)))
-                    offset += len(line)
-                history[segment] = self._append(segment, history.get(segment, 0), b"".join(lines))
-            self._write_index(index)
-            new_document = replace(new_document, history=history, events="[]", indexed=True)
-            new_state = apply_live(state, change)
-            identity = self._write(new_document)
-            self._cache = (identity, new_state, new_document)
+            yield
+
+    def read_live(self) -> Snapshot[EncodedDocument]:
+        state, document = self._read()
+        return Snapshot(state, document)
+
+    def read_history_claim(self, claim_id: str, live: Snapshot[EncodedDocument] | None = None) -> Raw | None:
+        return self._finished_raw(live.token if live is not None else self._read()[1], claim_id)
+
+    def list_history(self, kind: Kind) -> Iterable[Raw]:
+        self._catch_up(self._read()[1])
+        return list((self._finished if kind == "claim" else self._spent).values())
+
+    def append_history(self, live: Snapshot[EncodedDocument] | None, change: Change) -> EncodedDocument:
+        """Append the change's history lines (and the index entries of its finished claims), fsynced; returns
+        the next live document, which names their committed size."""
+        assert live is not None
+        state, document = live.state, live.token
+        if document.history is None:  # a format-1 ledger: its finished claims move to history now
+            document = replace(document, history={}, legacy_commit=document.commit, indexed=True)
+            new_document, finished = document.with_live_change(change, state, upgrading=True)
+        else:
+            new_document, finished = document.with_live_change(change, state, upgrading=False)
+        assert document.history is not None
+        number = new_document.commit
+        history = dict(document.history)
+        # A split ledger from before the index: index what its segments hold, once, in this commit.
+        index = [] if document.indexed else list(self._claim_lines(document))
+        claim_lines = [_line({"commit": number, "claim": c.to_json()}) for c in finished]
+        lines = [*claim_lines, *(_line({"commit": number, "block": b.to_json()}) for b in change.spent)]
+        if change.events:
+            lines.append(_line({"commit": number, "events": [e.to_json() for e in change.events]}))
+        if lines:
+            segment = f"history-{utc_month()}.jsonl"
+            offset = history.get(segment, 0)
+            for claim, line in zip(finished, claim_lines, strict=True):
+                index.append((claim.id, segment, offset, len(line)))
+                offset += len(line)
+            history[segment] = self._append(segment, history.get(segment, 0), b"".join(lines))
+        self._write_index(index)
+        return replace(new_document, history=history, events="[]", indexed=True)
+
+    def write_live(
+        self,
+        live: Snapshot[EncodedDocument] | None,
+        change: Change,
+        new_state: LedgerState | None,
+        appended: EncodedDocument,
+    ) -> bool:
+        assert new_state is not None  # under the lock: nobody else writes, so this write cannot lose a race
+        identity = self._write(appended)
+        self._cache = (identity, new_state, appended)
+        return True
 
     def _append(self, segment: str, committed: int, data: bytes) -> int:
         """Append to a history segment after its committed size (cutting off an interrupted commit's
@@ -349,36 +366,6 @@ class FileLedgerStore:
         self._catch_up(document)
         return self._finished.get(claim_id)
 
-    def history_claim(self, claim_id: str) -> Claim | None:
-        raw = self._finished_raw(self._read()[1], claim_id)
-        return None if raw is None else _decode_claim(raw, f"{self.root} history")
-
-    def history_claims(self) -> list[Claim]:
-        self._catch_up(self._read()[1])
-        return [_decode_claim(raw, f"{self.root} history") for raw in self._finished.values()]
-
-    def history_blocks(self) -> list[Block]:
-        self._catch_up(self._read()[1])
-        return [_decode_block(raw, f"{self.root} history") for raw in self._spent.values()]
-
 
 def _line(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
-
-
-def _decode_claim(raw: bytes, where: str) -> Claim:
-    try:
-        return Claim.from_json(json.loads(raw))
-    except DECODE_ERRORS as exc:
-        raise LedgerError(
-            f"a finished claim in {where} is unreadable ({type(exc).__name__}); restore the ledger from a backup"
-        ) from exc
-
-
-def _decode_block(raw: bytes, where: str) -> Block:
-    try:
-        return Block.from_json(json.loads(raw))
-    except DECODE_ERRORS as exc:
-        raise LedgerError(
-            f"a spent block in {where} is unreadable ({type(exc).__name__}); restore the ledger from a backup"
-        ) from exc
