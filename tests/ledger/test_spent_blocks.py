@@ -172,3 +172,52 @@ def test_blocks_list_all_prints_the_same_embedded_and_remote(tmp_path, capsys, m
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_dynamodb_leaves_spent_blocks_live_when_moving_them_would_overflow_a_transaction(moto_inprocess, tmp_path):
+    """Moving a block out takes two actions; a finish that spends 60 blocks would need over 100, so they stay."""
+    import datetime as dt
+
+    from gateway.ledger.dynamodb import DynamoDBLedgerStore
+
+    store = DynamoDBLedgerStore("wide")
+    launcher = FileRunLauncher(tmp_path / "runs")
+    gw = gateway_for(setup_ledger(store, capacity="1").store, launcher)
+    gw.add_blocks("events", LAST - dt.timedelta(days=59), LAST, Budget.capacity("1"))
+    claim = gw.submit(spec("1", "wide", last=60))
+    launcher.finish_all()
+    gw.schedule()
+    fresh = DynamoDBLedgerStore("wide")
+    assert fresh.history_claim(claim.id).state is ClaimState.SUCCEEDED
+    live = fresh.load()
+    assert all(core.is_spent(live.blocks[key]) for key in claim.blocks) and live.retired == {}
+    assert fresh.history_blocks() == []
+    check_books(full_view(fresh), fresh.audit())
+
+
+def test_a_crash_between_appending_a_spent_block_and_the_live_commit_loses_and_doubles_nothing(tmp_path, monkeypatch):
+    from gateway.ledger import FileLedgerStore
+
+    root = tmp_path / "ledger"
+    launcher = FileRunLauncher(tmp_path / "runs")
+    gw = gateway_for(setup_ledger(FileLedgerStore(root), capacity="1").store, launcher)
+    gw.submit(spec("1", "all-of-it", last=1))
+    launcher.finish_all()
+
+    def crash(self, document):
+        raise KeyboardInterrupt  # dies after the history lines (claim, block, events) are fsynced
+
+    monkeypatch.setattr(FileLedgerStore, "_write", crash)
+    with pytest.raises(KeyboardInterrupt):
+        gw.schedule()
+    monkeypatch.undo()
+    (segment,) = root.glob("history-*.jsonl")
+    assert b'"block":' in segment.read_bytes()  # on disk, never read
+    reader = FileLedgerStore(root)
+    assert LAST_KEY in reader.load().blocks and reader.history_blocks() == [] and reader.load().retired == {}
+
+    gateway_for(FileLedgerStore(root), launcher).schedule()
+    reader = FileLedgerStore(root)
+    assert [b.key for b in reader.history_blocks()] == [LAST_KEY] and LAST_KEY not in reader.load().blocks
+    assert segment.read_bytes().count(b'"block":') == 1
+    check_books(full_view(reader), reader.audit())
