@@ -143,17 +143,12 @@ def test_blocks_list_all_prints_the_same_embedded_and_remote(tmp_path, capsys, m
     team.launcher.finish_all()
     gw.schedule()
     assert gw.status(claim.id).state is ClaimState.SUCCEEDED
-    server = uvicorn.Server(uvicorn.Config(create_app(team.gateway, interval=60), port=0, log_level="warning"))
+    # log_config=None: uvicorn's own logging config would bind a handler to this test's captured stderr
+    server = uvicorn.Server(uvicorn.Config(create_app(team.gateway, interval=60), port=0, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
-    def run(*args, remote: bool) -> list[dict]:
-        if remote:
+    def run(*args, url: str | None) -> list[dict]:
+        if url is not None:
             monkeypatch.setenv("DPGW_URL", url)
             monkeypatch.setenv("DPGW_TOKEN", team.tokens["ann"])
             extra = []
@@ -164,9 +159,15 @@ def test_blocks_list_all_prints_the_same_embedded_and_remote(tmp_path, capsys, m
         assert main(["blocks", "list", *args, "--json", *extra]) == 0
         return json.loads(capsys.readouterr().out)
 
+    thread.start()
     try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
         for args in ((), ("--all",), ("events", "--all")):
-            embedded, remote = run(*args, remote=False), run(*args, remote=True)
+            embedded, remote = run(*args, url=None), run(*args, url=url)
             assert embedded == remote, args
             assert (LAST_KEY in [b["block"] for b in embedded]) == ("--all" in args), args
     finally:
