@@ -171,6 +171,15 @@ class Gateway:
         """The live state: settings, data sets, analysts, blocks and the claims not yet finished."""
         return self.store.load()
 
+    def blocks(self, dataset: str | None = None, include_spent: bool = False) -> list[Block]:
+        """The blocks (of ``dataset``, if given) by key: those that can still grant, and with ``include_spent``
+        also those that left the live state, retired and spent (read from history)."""
+        state = self.store.load()
+        if dataset is not None:
+            state.dataset(dataset)
+        blocks = list(state.blocks.values()) + (self.store.history_blocks() if include_spent else [])
+        return sorted((b for b in blocks if dataset in (None, b.dataset)), key=lambda b: b.key)
+
     def claim(self, claim_id: str) -> Claim:
         """A submission, live or finished (from history); ``SubmissionNotFoundError`` if there is none."""
         return _visible(find_claim(self.store, self.store.load(), claim_id), claim_id, None)
@@ -295,7 +304,7 @@ class Gateway:
         """The claim's day partitions, or its snapshot version's directory, exist (by name; no row read)."""
         assert self.locate is not None
         dataset = state.dataset(claim.spec.dataset)
-        blocks = [state.blocks[key] for key in claim.blocks]
+        blocks = [state.blocks[key] for key in claim.blocks if key in state.blocks]  # a spent one: rejected later
         if dataset.snapshot:
             for block in blocks:
                 assert block.data_version is not None
@@ -570,8 +579,8 @@ class Gateway:
         return self.store.audit()
 
     def burn_down(self, dataset: str) -> BurnDown:
-        """A data set's blocks today and their remaining budget over time (from the audit trail)."""
-        state = self.store.load()
+        """A data set's blocks (spent ones too) and their remaining budget over time (from the audit trail)."""
+        state = full_view(self.store)
         state.dataset(dataset)  # an unknown data set is a clear error
         return burn_down(
             state.blocks_of(dataset), self.store.audit(), state.settings.orders() if state.settings.rdp else ()

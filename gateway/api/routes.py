@@ -86,13 +86,10 @@ def cancel(claim_id: str, gw: GatewayDep, who: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/blocks", response_model=list[views.BlockView])
-def blocks(gw: GatewayDep, who: CallerDep, dataset: str | None = None) -> list[dict[str, Any]]:
-    """Every block's budget accounts: public, whoever asks (they say what can still be answered)."""
-    state = gw.state()
-    if dataset is not None:
-        state.dataset(dataset)
-    chosen = sorted((b for b in state.blocks.values() if dataset in (None, b.dataset)), key=lambda b: b.key)
-    return [views.block_view(b) for b in chosen]
+def blocks(gw: GatewayDep, who: CallerDep, dataset: str | None = None, all: bool = False) -> list[dict[str, Any]]:
+    """Every block's budget accounts: public, whoever asks (they say what can still be answered);
+    ``all=true`` adds the blocks that left the live state, retired and spent."""
+    return [views.block_view(b) for b in gw.blocks(dataset, include_spent=all)]
 
 
 @router.get("/settings")

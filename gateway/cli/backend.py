@@ -31,7 +31,9 @@ class Backend(Protocol):
 
     def cancel(self, claim_id: str) -> Claim: ...
 
-    def blocks(self, dataset: str | None) -> builtins.list[Block]: ...
+    def blocks(self, dataset: str | None, include_spent: bool = False) -> builtins.list[Block]:
+        """Blocks by key; ``include_spent``: also those that left the live state, retired and spent."""
+        ...
 
     def wait(self, claim_id: str, on_tick: Callable[[Claim], None] | None = None) -> Claim: ...
 
@@ -75,11 +77,8 @@ class EmbeddedBackend:
     def cancel(self, claim_id: str) -> Claim:
         return self.gateway.cancel(claim_id)
 
-    def blocks(self, dataset: str | None) -> builtins.list[Block]:
-        state = self.gateway.state()
-        if dataset is not None:
-            state.dataset(dataset)
-        return sorted((b for b in state.blocks.values() if dataset in (None, b.dataset)), key=lambda b: b.key)
+    def blocks(self, dataset: str | None, include_spent: bool = False) -> builtins.list[Block]:
+        return self.gateway.blocks(dataset, include_spent)
 
     def wait(self, claim_id: str, on_tick: Callable[[Claim], None] | None = None) -> Claim:
         return self.gateway.wait(claim_id, on_tick=on_tick)

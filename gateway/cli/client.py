@@ -153,8 +153,11 @@ class RemoteBackend:
     def cancel(self, claim_id: str) -> Claim:
         return claim_from(self._call("POST", f"/v1/submissions/{self._id(claim_id)}/cancel"))
 
-    def blocks(self, dataset: str | None) -> builtins.list[Block]:
-        query = f"?dataset={urllib.parse.quote(dataset, safe='')}" if dataset is not None else ""
+    def blocks(self, dataset: str | None, include_spent: bool = False) -> builtins.list[Block]:
+        params = {"dataset": dataset} if dataset is not None else {}
+        if include_spent:
+            params["all"] = "true"
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
         return [block_from(view) for view in self._call("GET", f"/v1/blocks{query}")]
 
     def forecast(self, claim_id: str) -> Forecast:

@@ -325,10 +325,16 @@ def blocks_add(
     + render.BLOCKS_HELP,
 )
 def blocks_list(
-    name: Annotated[str | None, typer.Argument()] = None, ledger: Ledger = None, url: Url = None, json_out: Json = False
+    name: Annotated[str | None, typer.Argument()] = None,
+    include_spent: Annotated[
+        bool, typer.Option("--all", help="Also the blocks that left the live state: retired, their budget spent.")
+    ] = False,
+    ledger: Ledger = None,
+    url: Url = None,
+    json_out: Json = False,
 ) -> None:
     backend = backend_for(url, ledger)
-    blocks = backend.blocks(name)
+    blocks = backend.blocks(name, include_spent)
     settings = backend.settings()
     if json_out:
         alphas = settings.orders() if settings.rdp else None

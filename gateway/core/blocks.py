@@ -195,8 +195,13 @@ def resolve_selection(dataset: str, selection: BlockSelection, existing: Iterabl
     return tuple(wanted)
 
 
-def resolve_blocks(dataset: Dataset, selection: BlockSelection, blocks: Iterable[Block]) -> tuple[str, ...]:
+def resolve_blocks(
+    dataset: Dataset, selection: BlockSelection, blocks: Iterable[Block], retired: Iterable[dt.date] = ()
+) -> tuple[str, ...]:
     """The keys of the blocks a spec reads: days of a dated data set, one version of a snapshot.
+
+    ``retired`` are days whose blocks left the live state: a selection counts them as if they were live
+    (so ``last: K`` means the same days), and the claim naming one is rejected by the scheduler.
 
     A day range on a snapshot, or a version on a dated data set, is refused with the form that fits.
     """
@@ -229,7 +234,7 @@ def resolve_blocks(dataset: Dataset, selection: BlockSelection, blocks: Iterable
             f"blocks: data set {dataset.name!r} has one block per day (time column {dataset.time_column}), not "
             "versions; select days with blocks: {last: K} or {from: YYYY-MM-DD, to: YYYY-MM-DD}"
         )
-    days = resolve_selection(dataset.name, selection, (b.day for b in blocks if b.day is not None))
+    days = resolve_selection(dataset.name, selection, [*(b.day for b in blocks if b.day is not None), *retired])
     return tuple(block_key(dataset.name, d) for d in days)
 
 

@@ -10,7 +10,7 @@ re-reads and recomputes).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -71,12 +71,62 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class RetiredDays:
+    """The days of one data set whose blocks have left the live state (see ``is_spent``).
+
+    Runs of consecutive days of one capacity, so the record stays a few lines however many years of
+    days retire: enough for a selection to resolve exactly as if the blocks were live (a query naming a
+    retired day is rejected, never moved to other days) and for ``blocks add`` to refuse re-adding one.
+    """
+
+    dataset: str
+    runs: tuple[tuple[dt.date, dt.date, Budget], ...] = ()
+    version: int = 1
+
+    def days(self) -> Iterable[dt.date]:
+        for first, last, _ in self.runs:
+            yield from (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
+
+    def capacity_of(self, day: dt.date) -> Budget | None:
+        return next((capacity for first, last, capacity in self.runs if first <= day <= last), None)
+
+    def with_blocks(self, blocks: Iterable[Block]) -> RetiredDays:
+        days = [(b.day, b.day, b.capacity) for b in blocks if b.day is not None]  # versions never retire here
+        runs = sorted([*self.runs, *days], key=lambda run: run[0])
+        merged: list[tuple[dt.date, dt.date, Budget]] = []
+        for first, last, capacity in runs:
+            if merged and merged[-1][1] + dt.timedelta(days=1) == first and merged[-1][2] == capacity:
+                merged[-1] = (merged[-1][0], last, capacity)
+            else:
+                merged.append((first, last, capacity))
+        return replace(self, runs=tuple(merged))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "runs": [[a.isoformat(), b.isoformat(), c.to_json()] for a, b, c in self.runs],
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RetiredDays:
+        return cls(
+            dataset=data["dataset"],
+            runs=tuple(
+                (dt.date.fromisoformat(a), dt.date.fromisoformat(b), Budget.from_json(c)) for a, b, c in data["runs"]
+            ),
+            version=int(data["version"]),
+        )
+
+
+@dataclass(frozen=True)
 class LedgerState:
     settings: PolicySettings
     datasets: dict[str, Dataset] = field(default_factory=dict)
     blocks: dict[str, Block] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
     analysts: dict[str, Analyst] = field(default_factory=dict)  # absent from ledgers made before team mode
+    retired: dict[str, RetiredDays] = field(default_factory=dict)  # data set -> days whose blocks left
 
     def dataset(self, name: str) -> Dataset:
         try:
@@ -96,6 +146,10 @@ class LedgerState:
     def blocks_of(self, dataset: str) -> list[Block]:
         return sorted((b for b in self.blocks.values() if b.dataset == dataset), key=lambda b: b.order)
 
+    def retired_days(self, dataset: str) -> list[dt.date]:
+        record = self.retired.get(dataset)
+        return list(record.days()) if record is not None else []
+
     def pending(self) -> list[Claim]:
         return [c for c in self.claims.values() if c.state is ClaimState.PENDING]
 
@@ -105,6 +159,7 @@ class LedgerState:
         claims: Iterable[Claim] = (),
         datasets: Iterable[Dataset] = (),
         analysts: Iterable[Analyst] = (),
+        retired: Iterable[RetiredDays] = (),
     ) -> LedgerState:
         return replace(
             self,
@@ -112,21 +167,28 @@ class LedgerState:
             blocks={**self.blocks, **{b.key: b.check() for b in blocks}},
             claims={**self.claims, **{c.id: c for c in claims}},
             analysts={**self.analysts, **{a.name: a for a in analysts}},
+            retired={**self.retired, **{r.dataset: r for r in retired}},
         )
 
 
 @dataclass(frozen=True)
 class Change:
-    """Records to write, each with ``version`` = the stored version it replaces + 1 (1 = create)."""
+    """Records to write, each with ``version`` = the stored version it replaces + 1 (1 = create).
+
+    ``spent``: blocks that leave the live state for history (conditioned on their version like a write),
+    ``retired``: the data sets' records of such days, updated to name them.
+    """
 
     datasets: tuple[Dataset, ...] = ()
     blocks: tuple[Block, ...] = ()
     claims: tuple[Claim, ...] = ()
     events: tuple[AuditEvent, ...] = ()
     analysts: tuple[Analyst, ...] = ()
+    spent: tuple[Block, ...] = ()
+    retired: tuple[RetiredDays, ...] = ()
 
     def is_empty(self) -> bool:
-        return not (self.datasets or self.blocks or self.claims or self.events or self.analysts)
+        return not (self.datasets or self.blocks or self.claims or self.events or self.analysts or self.spent)
 
 
 def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) -> Change:
@@ -146,7 +208,57 @@ def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) 
         for k, a in new.analysts.items()
         if _changed(old.analysts.get(k), a)
     )
-    return Change(datasets=datasets, blocks=blocks, claims=claims, events=tuple(events), analysts=analysts)
+    spent = tuple(b for b in _spent_blocks(new, blocks, claims) if b.key in old.blocks)
+    retired: list[RetiredDays] = []
+    if spent:
+        gone = {b.key for b in spent}
+        blocks = tuple(b for b in blocks if b.key not in gone)
+        spent = tuple(replace(b, version=old.blocks[b.key].version + 1) for b in spent)
+        for name in sorted({b.dataset for b in spent}):
+            record = old.retired.get(name) or RetiredDays(name, version=0)
+            updated = record.with_blocks(b for b in spent if b.dataset == name)
+            retired.append(replace(updated, version=record.version + 1))
+    return Change(
+        datasets=datasets,
+        blocks=blocks,
+        claims=claims,
+        events=tuple(events),
+        analysts=analysts,
+        spent=spent,
+        retired=tuple(retired),
+    )
+
+
+def is_spent(block: Block) -> bool:
+    """A block that can never grant budget again, under any policy or accounting, so it may leave the live state.
+
+    All of: retired with nothing locked (``final``: no unlock step, by arrival or clock, will ever release
+    more, and under ``release_to="locked"`` nothing re-locked waits to be released); nothing allocated and
+    nothing held (no admitted or running claim whose release or finish could give budget back, no round-robin
+    accumulation); and no budget left that any demand could take (a demand has ε > 0, so: ε unlocked is zero
+    under basic accounting, no order above zero under rdp). A block with any budget left, however little,
+    stays live. ``diff`` also keeps a spent block live while an unfinished claim names it. A snapshot's
+    version block stays live: versions come one per operator ``blocks add``, not one per day, so they
+    never pile up the way years of days do.
+    """
+    if block.day is None or not block.final or not block.allocated.is_zero() or block.held:
+        return False
+    if block.unlocked.curve is not None or block.capacity.is_curve:
+        return not any(x > 0 for x in block.unlocked.aligned_with(block.capacity)[0])
+    return block.unlocked.epsilon <= 0
+
+
+def _spent_blocks(new: LedgerState, blocks: tuple[Block, ...], claims: tuple[Claim, ...]) -> tuple[Block, ...]:
+    """The blocks this change leaves spent and that no unfinished claim names: they move to history.
+
+    Candidates are the blocks the change writes and those of the claims it finishes (the last claim naming
+    a spent block may finish in a change that does not touch the block)."""
+    keys = [b.key for b in blocks] + [k for c in claims if is_finished(c) for k in c.blocks]
+    spent = {k: new.blocks[k] for k in dict.fromkeys(keys) if k in new.blocks and is_spent(new.blocks[k])}
+    if not spent:
+        return ()
+    named = {k for c in new.claims.values() if not is_finished(c) for k in c.blocks}
+    return tuple(b for k, b in spent.items() if k not in named)
 
 
 def _changed(old: object, new: object) -> bool:
@@ -155,7 +267,17 @@ def _changed(old: object, new: object) -> bool:
 
 def apply(state: LedgerState, change: Change) -> LedgerState:
     """The state a store holds after committing ``change`` (used by stores and tests alike)."""
-    return state.with_(blocks=change.blocks, claims=change.claims, datasets=change.datasets, analysts=change.analysts)
+    new = state.with_(
+        blocks=change.blocks,
+        claims=change.claims,
+        datasets=change.datasets,
+        analysts=change.analysts,
+        retired=change.retired,
+    )
+    if not change.spent:
+        return new
+    gone = {b.key for b in change.spent}
+    return replace(new, blocks={k: b for k, b in new.blocks.items() if k not in gone})
 
 
 def utc_month() -> str:
@@ -225,17 +347,19 @@ def blocks_to_add(state: LedgerState, dataset: str, days: list[dt.date], capacit
     if not days:
         raise BlockRangeError("no days to add")
     missing, clashing = [], []
+    retired = state.retired.get(dataset)
     for day in days:
         existing = state.blocks.get(block_key(dataset, day))
-        if existing is None:
+        had = existing.capacity if existing is not None else retired.capacity_of(day) if retired else None
+        if had is None:
             missing.append(day)
-        elif existing.capacity != capacity:
-            clashing.append(existing)
+        elif had != capacity:
+            clashing.append((day, had))
     if clashing:
-        first = clashing[0]
+        day, had = clashing[0]
         raise BlockRangeError(
             f"{len(clashing)} block(s) of {dataset!r} in this range already exist with another capacity (first: "
-            f"{first.day}, {first.capacity}); a block's capacity is fixed once added"
+            f"{day}, {had}); a block's capacity is fixed once added (a retired day's block, too)"
         )
     return missing
 
@@ -316,7 +440,7 @@ def prepare_claim(
         )
     spec.check_against(dataset, {n: d for n, d in state.datasets.items() if d.public})
     demand = demand_of(spec, state.settings)
-    keys = resolve_blocks(dataset, spec.blocks, state.blocks_of(dataset.name))
+    keys = resolve_blocks(dataset, spec.blocks, state.blocks_of(dataset.name), state.retired_days(dataset.name))
     return Claim(
         id=claim_id or submission_id_for(spec),
         spec=spec,
@@ -373,7 +497,7 @@ def arrive(state: LedgerState, claim: Claim, now: dt.datetime) -> Step:
     if existing_submission(state, claim) is not None:
         return state, []
     demands = claim.demands()
-    reason = infeasible_reason(demands, state.blocks)
+    reason = _retired_reason(state, claim) or infeasible_reason(demands, state.blocks)
     submitted = AuditEvent(now, "submitted", claim.id, claim.analyst, claim.blocks, claim.demand)
     if reason is not None:
         rejected = replace(claim, state=ClaimState.REJECTED, reason=reason)
@@ -382,6 +506,14 @@ def arrive(state: LedgerState, claim: Claim, now: dt.datetime) -> Step:
     policy = make_policy(state.settings)
     blocks = [policy.on_arrival(state.blocks[key]) for key in claim.blocks]
     return state.with_(blocks=blocks, claims=[claim]), [submitted]
+
+
+def _retired_reason(state: LedgerState, claim: Claim) -> str | None:
+    """Why a claim naming a block that has left the live state can never run (it is retired and spent)."""
+    gone = next((key for key in claim.blocks if key not in state.blocks), None)
+    if gone is None:
+        return None
+    return f"block {gone} is retired and its budget is spent: it can grant nothing (see dpgw blocks list --all)"
 
 
 def clock_releases(state: LedgerState, at: dt.datetime, size: int) -> list[tuple[str, ...]]:
@@ -412,9 +544,17 @@ def schedule(state: LedgerState, now: dt.datetime, clock_at: dt.datetime | None 
     policy = make_policy(state.settings)
     if policy.unlock.time_based:
         state, _ = advance_clock(state, now if clock_at is None else clock_at, state.blocks)
-    outcome = run_pass(state.pending(), state.blocks, policy)
     events: list[AuditEvent] = []
     claims: list[Claim] = []
+    pending = []
+    for claim in state.pending():  # one that arrived as its block left the live state (a race) is rejected
+        reason = _retired_reason(state, claim)
+        if reason is None:
+            pending.append(claim)
+            continue
+        claims.append(claim.transition(ClaimState.REJECTED, (ClaimState.PENDING,), now, reason=reason))
+        events.append(AuditEvent(now, "rejected", claim.id, claim.analyst, claim.blocks, claim.demand, reason))
+    outcome = run_pass(pending, state.blocks, policy)
     for claim_id in outcome.admitted:
         claim = state.claims[claim_id]
         claims.append(claim.transition(ClaimState.ADMITTED, (ClaimState.PENDING,), now))
@@ -516,7 +656,7 @@ def cancel(state: LedgerState, claim_id: str, now: dt.datetime) -> Step:
     claim = _live(state, claim_id)
     cancelled = claim.transition(ClaimState.CANCELLED, (ClaimState.PENDING,), now, reason="cancelled by the analyst")
     accounts = BlockAccounts(state.blocks)
-    accounts.forget(claim.blocks, claim.id)
+    accounts.forget([k for k in claim.blocks if k in state.blocks], claim.id)
     event = AuditEvent(now, "cancelled", claim.id, claim.analyst, claim.blocks, claim.demand)
     return state.with_(blocks=accounts.changed().values(), claims=[cancelled]), [event]
 
@@ -548,18 +688,20 @@ def revoke_analyst(state: LedgerState, name: str, now: dt.datetime) -> Step:
 
 def check_versions(state: LedgerState, change: Change) -> None:
     """The commit condition every store enforces: each record replaces exactly the version it read."""
-    for block in change.blocks:
-        stored = state.blocks.get(block.key)
-        _expect(f"block {block.key}", stored.version if stored else 0, block.version)
-    for claim in change.claims:
-        stored_claim = state.claims.get(claim.id)
-        _expect(f"submission {claim.id}", stored_claim.version if stored_claim else 0, claim.version)
     for dataset in change.datasets:
         if dataset.name in state.datasets:
             raise LedgerConflictError(f"data set {dataset.name!r} was registered concurrently")
-    for analyst in change.analysts:
-        stored_analyst = state.analysts.get(analyst.name)
-        _expect(f"analyst {analyst.name}", stored_analyst.version if stored_analyst else 0, analyst.version)
+    versioned: tuple[tuple[str, Iterable[Any], Mapping[str, Any], str], ...] = (
+        ("block", change.blocks, state.blocks, "key"),
+        ("submission", change.claims, state.claims, "id"),
+        ("analyst", change.analysts, state.analysts, "name"),
+        ("block", change.spent, state.blocks, "key"),
+        ("retired days of", change.retired, state.retired, "dataset"),
+    )
+    for what, records, stored, key in versioned:
+        for record in records:
+            old = stored.get(getattr(record, key))
+            _expect(f"{what} {getattr(record, key)}", old.version if old else 0, record.version)
 
 
 def _expect(what: str, stored: int, new: int) -> None:

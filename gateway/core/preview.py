@@ -103,7 +103,10 @@ def preview(state: core.LedgerState, claim: Claim, now: dt.datetime) -> Preview:
     outcome = after.claims[fresh.id]
     views = []
     for key, demand in claim.demands().items():
-        block = state.blocks[key]
+        block = state.blocks.get(key)
+        if block is None:  # left the live state, retired and spent: nothing fits
+            views.append(BlockPreview(block=key, fits_unlocked=False, fits_remaining=False, copies=0))
+            continue
         unlocked = after.blocks[key].unlocked if outcome.state is not ClaimState.ADMITTED else block.unlocked
         views.append(
             BlockPreview(

@@ -1,7 +1,6 @@
-"""AWS plumbing shared by the Glue and EMR launchers: lazy clients, throttling retries, error codes.
+"""AWS plumbing shared by the Glue and EMR launchers: lazy clients, throttling retries, typed errors.
 
-Clients are built on first use (never at import) from ``boto3.session.Session()`` with botocore's
-``standard`` retry mode; boto3 honours ``AWS_ENDPOINT_URL`` (moto server, LocalStack) by itself. On top
+Clients and error codes come from ``gateway.aws`` (shared with the ledger stores). On top
 of botocore's own attempts, ``call`` retries the throttling and concurrency codes with exponential
 backoff through an injected ``sleep``, and turns every other failure into a typed gateway error by its
 error *code*, never by its message.
@@ -15,25 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gateway import aws
+from gateway.aws import THROTTLING_CODES, error_code
 from gateway.errors import LaunchError, LaunchOutcomeUnknownError, LaunchRejectedError
 from gateway.launchers.base import START_CONNECT_TIMEOUT, START_READ_TIMEOUT, check_start_deadline
 
 T = TypeVar("T")
 Sleep = Callable[[float], None]
 
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestThrottled",
-    }
-)
 # Glue needs a few seconds to clean up a finished run before a concurrency slot frees (Airflow notes).
 BUSY_CODES = frozenset({"ConcurrentRunsExceededException"})
 # The service refused the request: the run provably never started.
@@ -49,15 +37,6 @@ REJECTED_CODES = frozenset(
 )
 
 
-def error_code(exc: BaseException) -> str | None:
-    """The botocore error code of a ``ClientError``, else None."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code is not None else None
-
-
 def make_client(service: str, region: str | None = None, *, retries: bool = True) -> Any:
     """A boto3 client with standard retries; imported lazily so the gateway runs without the aws extra.
 
@@ -65,17 +44,11 @@ def make_client(service: str, region: str | None = None, *, retries: bool = True
     retried ``start_job_run`` whose first answer was lost would start a second run of the same grant.
     Its timeouts bound how long a sent start can stay in flight (``START_REQUEST_BOUND``).
     """
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as exc:
-        raise LaunchError("the AWS launchers need boto3: pip install 'dp-gateway[aws]'") from exc
     attempts = 5 if retries else 1
     timeouts = {} if retries else {"connect_timeout": START_CONNECT_TIMEOUT, "read_timeout": START_READ_TIMEOUT}
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": attempts}, user_agent_extra="dp-gateway", **timeouts
+    return aws.make_client(
+        service, region, attempts=attempts, needed_by="the AWS launchers", error=LaunchError, **timeouts
     )
-    return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 class LazyClient:

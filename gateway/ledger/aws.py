@@ -1,7 +1,7 @@
-"""What the S3 and DynamoDB stores share: lazily built clients, error codes, bounded jittered retries.
+"""What the S3 and DynamoDB stores add to ``gateway.aws``: transient codes, the ledger's error, and bounded
+jittered retries of a lost compare-and-swap (a conflict, which no botocore retry mode retries).
 
 boto3 is an optional dependency (the ``aws`` extra): it is imported only when an AWS ledger is opened.
-Clients honour ``AWS_ENDPOINT_URL`` (boto3 reads it itself), which is how tests point at a moto server.
 """
 
 from __future__ import annotations
@@ -11,47 +11,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gateway import aws
+from gateway.aws import THROTTLING_CODES, client_errors, error_code
 from gateway.errors import LedgerError, LedgerUnavailableError
 
-# Codes that mean "try the same request again shortly"; anything else is not transient.
-TRANSIENT_CODES = frozenset(
-    {
-        "ConditionalRequestConflict",  # S3 409: another conditional write to the key is in flight
-        "TransactionConflict",
-        "TransactionInProgressException",
-        "ThrottlingException",
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "SlowDown",
-    }
-)
+__all__ = ["TRANSIENT_CODES", "Backoff", "client_errors", "error_code", "make_client", "unavailable"]
+
+# Codes that mean "try the same request again shortly"; anything else is not transient. Throttling also
+# arrives inside a cancelled transaction's reasons, which botocore's retry modes do not look into.
+TRANSIENT_CODES = THROTTLING_CODES | {
+    "ConditionalRequestConflict",  # S3 409: another conditional write to the key is in flight
+    "TransactionConflict",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
 
 
 def make_client(service: str) -> Any:
     """A client with botocore's standard retry mode (throttling and 5xx, with backoff)."""
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as exc:
-        raise LedgerError(f"{service} ledgers need boto3; install it with: pip install 'dp-gateway[aws]'") from exc
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return boto3.session.Session().client(service, config=config)
-
-
-def error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def client_errors() -> tuple[type[Exception], ...]:
-    """The botocore exceptions a store call may raise (imported lazily, like the clients)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (ClientError, BotoCoreError)
+    return aws.make_client(service, attempts=6, needed_by=f"{service} ledgers", error=LedgerError)
 
 
 def unavailable(what: str, exc: Exception) -> LedgerUnavailableError:

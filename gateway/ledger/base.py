@@ -1,8 +1,9 @@
 """The ledger store port: load the live state, commit a conditional change, read the history.
 
-The live state holds what scheduling needs (settings, data sets, analysts, blocks, claims not yet
-finished); finished claims and audit events are history, appended in the same atomic commit that
-finishes them and read only by status, result, audit and reports.
+The live state holds what scheduling needs (settings, data sets, analysts, blocks that can still grant,
+claims not yet finished, and per data set the days whose blocks left); finished claims, spent blocks
+(``core.ledger.is_spent``) and audit events are history, appended in the same atomic commit that
+finishes or spends them and read only by status, result, audit, ``blocks list --all`` and reports.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import Protocol
 
+from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
@@ -49,12 +51,17 @@ class LedgerStore(Protocol):
         """Every finished claim in history (in no particular order)."""
         ...
 
+    def history_blocks(self) -> list[Block]:
+        """Every block that left the live state, retired and spent (in no particular order)."""
+        ...
+
 
 def full_view(store: LedgerStore) -> LedgerState:
-    """The live state with every finished claim added back: for reports that read all of history."""
+    """The live state with every finished claim and spent block added back: for reports that read all of history."""
     state = store.load()
     finished = [c for c in store.history_claims() if c.id not in state.claims]
-    return state.with_(claims=finished) if finished else state
+    spent = [b for b in store.history_blocks() if b.key not in state.blocks]
+    return state.with_(claims=finished, blocks=spent) if finished or spent else state
 
 
 def find_claim(store: LedgerStore, state: LedgerState, claim_id: str) -> Claim | None:

@@ -15,13 +15,14 @@ from gateway.core.analysts import Analyst
 from gateway.core.blocks import Block
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
-from gateway.core.ledger import AuditEvent, Change, LedgerState
+from gateway.core.ledger import AuditEvent, Change, LedgerState, RetiredDays
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayError, LedgerError
 
 FORMAT = 1  # one document: live records and finished claims alike
 SPLIT_FORMAT = 2  # the live document of a store that keeps finished claims in history segments
-SECTIONS = ("datasets", "blocks", "claims", "analysts")  # "analysts" may be absent: ledgers before team mode
+SECTIONS = ("datasets", "blocks", "claims", "analysts", "retired")
+OPTIONAL = ("analysts", "retired")  # absent from ledgers before team mode, and before spent blocks left
 
 
 def _dumps(value: Any) -> str:
@@ -44,6 +45,11 @@ class EncodedDocument:
     # S3's split format only: the claims this commit finished (its outbox, copied out to history objects by
     # the next commit like ``events``); None in a format-1 document.
     finished: dict[str, str] | None = None
+    # Directory split format only: every finished claim in the segments has its index entry (a ledger
+    # split before the index existed is indexed by its next commit; until then readers scan).
+    indexed: bool = False
+    # S3's split format only: the blocks this commit moved out of the live state (its outbox, like ``finished``).
+    spent: dict[str, str] | None = None
 
     @classmethod
     def of_state(cls, state: LedgerState, commit: int) -> EncodedDocument:
@@ -55,6 +61,7 @@ class EncodedDocument:
                 "blocks": {k: _dumps(b.to_json()) for k, b in state.blocks.items()},
                 "claims": {k: _dumps(c.to_json()) for k, c in state.claims.items()},
                 "analysts": {k: _dumps(a.to_json()) for k, a in state.analysts.items()},
+                "retired": {k: _dumps(r.to_json()) for k, r in state.retired.items()},
             },
         )
 
@@ -68,6 +75,8 @@ class EncodedDocument:
             history={str(k): int(v) for k, v in document["history"].items()} if "history" in document else None,
             legacy_commit=int(document.get("legacy_commit", 0)),
             finished={str(k): _dumps(v) for k, v in document["finished"].items()} if "finished" in document else None,
+            indexed=document.get("indexed") is True,
+            spent={str(k): _dumps(v) for k, v in document["spent"].items()} if "spent" in document else None,
         )
 
     def with_change(self, change: Change) -> EncodedDocument:
@@ -76,12 +85,14 @@ class EncodedDocument:
             "blocks": {b.key: _dumps(b.to_json()) for b in change.blocks},
             "claims": {c.id: _dumps(c.to_json()) for c in change.claims},
             "analysts": {a.name: _dumps(a.to_json()) for a in change.analysts},
+            "retired": {r.dataset: _dumps(r.to_json()) for r in change.retired},
         }
         records = {s: {**self.records[s], **updates[s]} for s in SECTIONS}
+        if change.spent:
+            gone = {b.key for b in change.spent}
+            records["blocks"] = {k: v for k, v in records["blocks"].items() if k not in gone}
         events = _dumps([e.to_json() for e in change.events])
-        return EncodedDocument(
-            self.settings, self.commit + 1, records, events, self.history, self.legacy_commit, self.finished
-        )
+        return replace(self, commit=self.commit + 1, records=records, events=events)
 
     def with_live_change(
         self, change: Change, state: LedgerState, upgrading: bool
@@ -106,8 +117,12 @@ class EncodedDocument:
         extra = ""
         if self.history is not None:
             extra += f',"history":{_dumps(self.history)},"legacy_commit":{self.legacy_commit}'
+            if self.indexed:
+                extra += ',"indexed":true'
         if self.finished is not None:
             extra += ',"finished":{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.finished.items()) + "}"
+        if self.spent is not None:
+            extra += ',"spent":{' + ",".join(f"{_dumps(k)}:{v}" for k, v in self.spent.items()) + "}"
         return (
             f'{{"format":{SPLIT_FORMAT if split else FORMAT},"commit":{self.commit},"settings":{self.settings},'
             f'{sections},"events":{self.events}{extra}}}'
@@ -128,11 +143,11 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
         if data.get("format") not in (FORMAT, SPLIT_FORMAT):
             raise ValueError(f"unsupported ledger format {str(data.get('format'))[:40]!r}")
         for section in SECTIONS:
-            if not isinstance(data.get(section, {} if section == "analysts" else None), dict):
+            if not isinstance(data.get(section, {} if section in OPTIONAL else None), dict):
                 raise ValueError(f"{section!r} must be an object of records")
         if not isinstance(data.get("events", []), list):
             raise ValueError("'events' must be a list")
-        if not isinstance(data.get("finished", {}), dict):
+        if not isinstance(data.get("finished", {}), dict) or not isinstance(data.get("spent", {}), dict):
             raise ValueError("'finished' must be an object of claims")
         if not isinstance(data.get("history", {}), dict):
             raise ValueError("'history' must be an object of segment sizes")
@@ -142,6 +157,7 @@ def decode_document(raw: str | bytes, where: str) -> tuple[LedgerState, EncodedD
             blocks={k: _keyed(k, Block.from_json(v).check(), "key") for k, v in data["blocks"].items()},
             claims={k: _keyed(k, Claim.from_json(v), "id") for k, v in data["claims"].items()},
             analysts={k: _keyed(k, Analyst.from_json(v), "name") for k, v in data.get("analysts", {}).items()},
+            retired={k: _keyed(k, RetiredDays.from_json(v), "dataset") for k, v in data.get("retired", {}).items()},
         )
         return state, EncodedDocument.of_json(data)
     except DECODE_ERRORS as exc:

@@ -1,10 +1,12 @@
 """A ledger in one DynamoDB table: an item per record, each change one ``TransactWriteItems``.
 
-Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>`` or
-``claim#<id>``, ``analyst#<name>`` (so one consistent-read Query returns the ledger), and ``pk="audit"`` with ``sk`` =
-``<time>#<uuid>`` holding one commit's audit events (so the trail reads back in time order), and
-``pk="finished#<id>"``, ``sk="claim"`` for each finished claim (history: a load queries the live
-partition only, so its cost follows the live work, not the ledger's age). The transaction that
+Keys: ``pk="ledger"`` with ``sk`` = ``settings``, ``dataset#<name>``, ``block#<key>``, ``claim#<id>``,
+``analyst#<name>`` or ``retired#<dataset>`` (so one consistent-read Query returns the live ledger), and
+``pk="audit"`` with ``sk`` = ``<time>#<uuid>`` holding one commit's audit events (so the trail reads
+back in time order), ``pk="finished#<id>"``, ``sk="claim"`` for each finished claim and
+``pk="spent#<block key>"``, ``sk="block"`` for each block that left the live state, retired and spent
+(history: a load queries the live partition only, so its cost follows the live work, not the ledger's
+age; a spent block's Delete is conditioned on its version like any write). The transaction that
 finishes a claim deletes its live item and creates its history item; one that creates a claim checks
 that no history item has its id (an idempotent retry after the finish finds the finished claim). Every
 record keeps its JSON (``doc``) and ``version``; a block also keeps its ``unlocked`` and ``remaining``
@@ -24,7 +26,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +36,7 @@ from gateway.core.blocks import Block
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim
 from gateway.core.datasets import Dataset
-from gateway.core.ledger import AuditEvent, Change, LedgerState, is_finished
+from gateway.core.ledger import AuditEvent, Change, LedgerState, RetiredDays, is_finished
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import (
     GatewayError,
@@ -45,6 +48,7 @@ from gateway.errors import (
 from gateway.ledger.aws import TRANSIENT_CODES, Backoff, client_errors, error_code, make_client, unavailable
 from gateway.ledger.base import warn_damaged_audit
 from gateway.ledger.codec import DECODE_ERRORS, decode_events
+from gateway.ledger.template import Kind, LedgerTemplate, Raw, Snapshot
 
 MAX_ACTIONS = 100  # TransactWriteItems' limit
 LEDGER, AUDIT = "ledger", "audit"
@@ -58,8 +62,9 @@ def _num(value: Decimal) -> dict[str, str]:
     return {"N": Budget(value).to_json()["epsilon"]}
 
 
-class DynamoDBLedgerStore:
+class DynamoDBLedgerStore(LedgerTemplate[None]):
     records_per_commit = MAX_ACTIONS  # bulk changes (a long block range) commit in chunks
+    checks_in_write = True  # every write is conditioned in the transaction: no read before a commit
 
     def __init__(self, table: str, client: Any = None, backoff: Backoff | None = None) -> None:
         self.table = table
@@ -138,8 +143,8 @@ class DynamoDBLedgerStore:
                 ) from exc
             raise unavailable(self.url, exc) from exc
 
-    def load(self) -> LedgerState:
-        """Every record from one consistent-read Query.
+    def read_live(self) -> Snapshot[None]:
+        """Every live record from one consistent-read Query.
 
         Pages are read one after another, so two records may come from different moments; commits
         stay safe because each one is conditioned on every record it writes.
@@ -149,6 +154,7 @@ class DynamoDBLedgerStore:
         blocks: dict[str, Block] = {}
         claims: dict[str, Claim] = {}
         analysts: dict[str, Analyst] = {}
+        retired: dict[str, RetiredDays] = {}
         self._legacy_finished = {}
         for item in self._query(LEDGER):
             kind, _, key = item["sk"]["S"].partition("#")
@@ -165,11 +171,16 @@ class DynamoDBLedgerStore:
                 claims[key] = record
             elif kind == "analyst":
                 analysts[key] = record
+            elif kind == "retired":
+                retired[key] = record
         if settings is None:
             raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init --ledger {self.url}")
         self._seen_blocks.update(blocks)
         self._seen_claims.update(claims)
-        return LedgerState(settings=settings, datasets=datasets, blocks=blocks, claims=claims, analysts=analysts)
+        state = LedgerState(
+            settings=settings, datasets=datasets, blocks=blocks, claims=claims, analysts=analysts, retired=retired
+        )
+        return Snapshot(state, None)
 
     def _decode(self, kind: str, item: dict[str, Any]) -> Any:
         """A record's object, decoded again only when its version moved (decoding dominates a load)."""
@@ -185,6 +196,7 @@ class DynamoDBLedgerStore:
             "block": lambda doc: Block.from_json(doc).check(),
             "claim": Claim.from_json,
             "analyst": Analyst.from_json,
+            "retired": RetiredDays.from_json,
         }
         try:
             record = decoders[kind](json.loads(item["doc"]["S"]))
@@ -197,7 +209,8 @@ class DynamoDBLedgerStore:
         self._decoded[sk] = (version, record)
         return record
 
-    def history_claim(self, claim_id: str) -> Claim | None:
+    def read_history_claim(self, claim_id: str, live: Snapshot[None] | None = None) -> Raw | None:
+        """Its history item by key, else (a table written before the split) its live item if finished."""
         for key in (
             {"pk": {"S": f"finished#{claim_id}"}, "sk": {"S": "claim"}},
             {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim_id}"}},
@@ -207,28 +220,27 @@ class DynamoDBLedgerStore:
             except client_errors() as exc:
                 raise unavailable(self.url, exc) from exc
             if item is not None:
-                claim: Claim = self._decode("claim", item)
-                return claim if is_finished(claim) else None
+                doc: str = item["doc"]["S"]
+                return doc
         return None
 
-    def history_claims(self) -> list[Claim]:
-        """Every finished claim: a scan of the history items (for reports), plus any not yet moved."""
-        self.load()
-        found = dict(self._legacy_finished)
+    def list_history(self, kind: Kind) -> Iterable[Raw]:
+        """A scan of the history items (for reports), plus finished claims not yet moved out of the live partition."""
+        found: list[Raw] = []
+        if kind == "claim":
+            self.load()
+            found += [_dumps(c.to_json()) for c in self._legacy_finished.values()]
         try:
             pages = self.client.get_paginator("scan").paginate(
                 TableName=self.table,
-                FilterExpression="begins_with(pk, :f)",
-                ExpressionAttributeValues={":f": {"S": "finished#"}},
+                FilterExpression="begins_with(pk, :h)",
+                ExpressionAttributeValues={":h": {"S": "finished#" if kind == "claim" else "spent#"}},
                 ConsistentRead=True,
             )
-            for page in pages:
-                for item in page["Items"]:
-                    claim: Claim = self._decode("claim", item)
-                    found[claim.id] = claim
+            found += [item["doc"]["S"] for page in pages for item in page["Items"]]
         except client_errors() as exc:
             raise unavailable(self.url, exc) from exc
-        return list(found.values())
+        return found
 
     def audit(self) -> list[AuditEvent]:
         events: list[AuditEvent] = []
@@ -241,39 +253,54 @@ class DynamoDBLedgerStore:
 
     # --- commit ---------------------------------------------------------------------------------
 
-    def commit(self, change: Change) -> None:
-        if change.is_empty():
-            return
-        actions = self._actions(change)
+    @property
+    def commit_attempts(self) -> int:  # type: ignore[override]
+        return self.backoff.attempts
+
+    def pause(self, attempt: int) -> None:
+        self.backoff.pause(attempt)
+
+    def fit(self, change: Change) -> Change:
+        if change.spent and len(self._live_actions(change, self._history_actions(change))) > MAX_ACTIONS:
+            # No room to move spent blocks out (two actions each): they stay live, written as usual.
+            return replace(change, blocks=change.blocks + change.spent, spent=(), retired=())
+        return change
+
+    def append_history(self, live: Snapshot[None] | None, change: Change) -> list[dict[str, Any]]:
+        """The history items of the change (finished claims, spent blocks, its events), created in the same
+        transaction as the live writes."""
+        return self._history_actions(change)
+
+    def write_live(
+        self, live: Snapshot[None] | None, change: Change, new_state: LedgerState | None, appended: Any
+    ) -> bool:
+        """One ``TransactWriteItems``: the live writes, each conditioned on its version, with the history items."""
+        actions = self._live_actions(change, appended)
         if len(actions) > MAX_ACTIONS:
             raise LedgerError(
                 f"this update touches {len(actions)} ledger records, above DynamoDB's {MAX_ACTIONS} per transaction; "
                 "split it (e.g. add fewer blocks at once, or query fewer blocks)"
             )
-        for attempt in range(self.backoff.attempts):
-            try:
-                self.client.transact_write_items(TransactItems=actions)
-                for action in actions:  # moved out of the live partition: no longer to migrate
-                    key = action.get("Delete", {}).get("Key", {}).get("sk", {}).get("S", "")
-                    self._legacy_finished.pop(key.removeprefix("claim#"), None)
-                return
-            except client_errors() as exc:
-                code = error_code(exc)
-                if code == "TransactionCanceledException":
-                    reasons = exc.response.get("CancellationReasons", [])  # type: ignore[attr-defined]
-                    codes = [r.get("Code", "None") for r in reasons]
-                    if "ConditionalCheckFailed" in codes:
-                        raise self._conflict(actions, reasons) from exc
-                    if any(c in TRANSIENT_CODES for c in codes) or not reasons:
-                        self.backoff.pause(attempt)
-                        continue
-                if code in TRANSIENT_CODES:
-                    self.backoff.pause(attempt)
-                    continue
-                if code == "ResourceNotFoundException":
-                    raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init") from exc
-                raise unavailable(self.url, exc) from exc
-        raise LedgerConflictError(f"the ledger at {self.url} stayed busy for {self.backoff.attempts} attempts")
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except client_errors() as exc:
+            code = error_code(exc)
+            if code == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons", [])  # type: ignore[attr-defined]
+                codes = [r.get("Code", "None") for r in reasons]
+                if "ConditionalCheckFailed" in codes:
+                    raise self._conflict(actions, reasons) from exc
+                if any(c in TRANSIENT_CODES for c in codes) or not reasons:
+                    return False
+            if code in TRANSIENT_CODES:
+                return False
+            if code == "ResourceNotFoundException":
+                raise LedgerNotFoundError(f"no ledger at {self.url}; create one with: dpgw init") from exc
+            raise unavailable(self.url, exc) from exc
+        for action in actions:  # moved out of the live partition: no longer to migrate
+            key = action.get("Delete", {}).get("Key", {}).get("sk", {}).get("S", "")
+            self._legacy_finished.pop(key.removeprefix("claim#"), None)
+        return True
 
     def _conflict(self, actions: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> GatewayError:
         """A moved record is a conflict; a block at its expected version without the budget is a bug."""
@@ -292,7 +319,21 @@ class DynamoDBLedgerStore:
             return LedgerConflictError(f"{sk.replace('#', ' ', 1)} changed concurrently")
         return LedgerConflictError("the ledger changed concurrently")
 
-    def _actions(self, change: Change) -> list[dict[str, Any]]:
+    def _history_actions(self, change: Change) -> list[dict[str, Any]]:
+        actions = [
+            self._create(self._claim_item(f"finished#{c.id}", "claim", c)) for c in change.claims if is_finished(c)
+        ]
+        actions += [self._create(self._block_history_item(b)) for b in change.spent]
+        if change.events:
+            item = {
+                "pk": {"S": AUDIT},
+                "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
+                "events": {"S": _dumps([e.to_json() for e in change.events])},
+            }
+            actions.append(self._create(item))
+        return actions
+
+    def _live_actions(self, change: Change, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         actions: list[dict[str, Any]] = []
         for dataset in change.datasets:
             item = {
@@ -310,21 +351,18 @@ class DynamoDBLedgerStore:
             guards.extend(guard)
         for analyst in change.analysts:
             actions.append(self._analyst_action(analyst))
+        for block in change.spent:
+            actions.append(self._spend(block))
+        for record in change.retired:
+            actions.append(self._retired_action(record))
         # A new claim's guard (no history item has its id) goes in when the transaction has room: the service
         # checks history itself after a consistent load, so the guard only backs it up for other writers.
-        room = MAX_ACTIONS - len(actions) - (1 if change.events else 0)
+        room = MAX_ACTIONS - len(actions) - len(history)
         actions.extend(guards[: max(0, room)])
-        moves = (MAX_ACTIONS - len(actions) - (1 if change.events else 0)) // 2
+        moves = (MAX_ACTIONS - len(actions) - len(history)) // 2
         for claim in list(self._legacy_finished.values())[: max(0, min(moves, 10))]:
             actions.extend(self._move_to_history(claim))
-        if change.events:
-            item = {
-                "pk": {"S": AUDIT},
-                "sk": {"S": f"{change.events[0].at.isoformat()}#{uuid.uuid4().hex}"},
-                "events": {"S": _dumps([e.to_json() for e in change.events])},
-            }
-            actions.append(self._create(item))
-        return actions
+        return actions + history
 
     def _create(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(sk)"}}
@@ -380,81 +418,79 @@ class DynamoDBLedgerStore:
         return self._replace(item, condition, values)
 
     def _analyst_action(self, analyst: Analyst) -> dict[str, Any]:
-        item = {
-            "pk": {"S": LEDGER},
-            "sk": {"S": f"analyst#{analyst.name}"},
-            "doc": {"S": _dumps(analyst.to_json())},
-            "version": {"N": str(analyst.version)},
-        }
-        if analyst.version == 1:
+        return self._record_action(f"analyst#{analyst.name}", analyst.to_json(), analyst.version)
+
+    def _record_action(self, sk: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+        """A live record known by its version only: created, or replaced on the version it read."""
+        item = {"pk": {"S": LEDGER}, "sk": {"S": sk}, "doc": {"S": _dumps(doc)}, "version": {"N": str(version)}}
+        if version == 1:
             return self._create(item)
-        return self._replace(item, "#v = :prev", {":prev": {"N": str(analyst.version - 1)}})
+        return self._replace(item, "#v = :prev", {":prev": {"N": str(version - 1)}})
 
     def _claim_actions(self, claim: Claim) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """A claim's writes (a live item while unfinished, else its history item, the live one deleted), and
-        the guard of a new claim: no history item holds its id."""
+        """A claim's live writes (its live item while unfinished, else the live item's delete; its history
+        item is created with the history), and the guard of a new claim: no history item holds its id."""
         history_key = {"pk": {"S": f"finished#{claim.id}"}, "sk": {"S": "claim"}}
+        live_key = {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}}
         if not is_finished(claim):
             live = self._claim_action(claim)
             if claim.version > 1:
                 return [live], []
-            not_finished = {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": history_key,
-                    "ConditionExpression": "attribute_not_exists(sk)",
-                }
-            }
-            return [live], [not_finished]
-        item = {
-            **history_key,
+            return [live], [self._absent(history_key)]
+        if claim.version == 1:  # finished at once (rejected on arrival): no live item may hold the id
+            return [self._absent(live_key)], []
+        put = self._claim_action(claim)["Put"]
+        return [{"Delete": {k: v for k, v in put.items() if k != "Item"} | {"Key": live_key}}], []
+
+    def _absent(self, key: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {"TableName": self.table, "Key": key, "ConditionExpression": "attribute_not_exists(sk)"}
+        }
+
+    def _claim_item(self, pk: str, sk: str, claim: Claim) -> dict[str, Any]:
+        return {
+            "pk": {"S": pk},
+            "sk": {"S": sk},
             "doc": {"S": _dumps(claim.to_json())},
             "version": {"N": str(claim.version)},
             "state": {"S": claim.state.value},
         }
-        live_key = {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}}
-        if claim.version == 1:  # finished at once (rejected on arrival): no live item may hold the id
-            absent = {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": live_key,
-                    "ConditionExpression": "attribute_not_exists(sk)",
-                }
-            }
-            return [self._create(item), absent], []
-        put = self._claim_action(claim)["Put"]
-        delete = {"Delete": {k: v for k, v in put.items() if k != "Item"} | {"Key": live_key}}
-        return [self._create(item), delete], []
+
+    def _block_history_item(self, block: Block) -> dict[str, Any]:
+        return {
+            "pk": {"S": f"spent#{block.key}"},
+            "sk": {"S": "block"},
+            "doc": {"S": _dumps(block.to_json())},
+            "version": {"N": str(block.version)},
+        }
 
     def _move_to_history(self, claim: Claim) -> list[dict[str, Any]]:
         """A finished claim of a table written before the split: its live item becomes a history item."""
-        live_key = {"pk": {"S": LEDGER}, "sk": {"S": f"claim#{claim.id}"}}
-        item = {
-            "pk": {"S": f"finished#{claim.id}"},
-            "sk": {"S": "claim"},
-            "doc": {"S": _dumps(claim.to_json())},
-            "version": {"N": str(claim.version)},
-            "state": {"S": claim.state.value},
-        }
-        delete = {
+        item = self._claim_item(f"finished#{claim.id}", "claim", claim)
+        return [self._delete(f"claim#{claim.id}", claim.version), self._create(item)]
+
+    def _spend(self, block: Block) -> dict[str, Any]:
+        """A spent block leaves the live partition, conditioned on the version the change read."""
+        return self._delete(f"block#{block.key}", block.version - 1)
+
+    def _delete(self, sk: str, version: int) -> dict[str, Any]:
+        """Delete a live item that still has ``version``."""
+        return {
             "Delete": {
                 "TableName": self.table,
-                "Key": live_key,
+                "Key": {"pk": {"S": LEDGER}, "sk": {"S": sk}},
                 "ConditionExpression": "#v = :prev",
                 "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":prev": {"N": str(claim.version)}},
+                "ExpressionAttributeValues": {":prev": {"N": str(version)}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
-        return [delete, self._create(item)]
+
+    def _retired_action(self, record: RetiredDays) -> dict[str, Any]:
+        return self._record_action(f"retired#{record.dataset}", record.to_json(), record.version)
 
     def _claim_action(self, claim: Claim) -> dict[str, Any]:
-        item = {
-            "pk": {"S": LEDGER},
-            "sk": {"S": f"claim#{claim.id}"},
-            "doc": {"S": _dumps(claim.to_json())},
-            "version": {"N": str(claim.version)},
-            "state": {"S": claim.state.value},
-        }
+        item = self._claim_item(LEDGER, f"claim#{claim.id}", claim)
         if claim.version == 1:
             return self._create(item)
         condition = "#v = :prev"

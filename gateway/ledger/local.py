@@ -9,6 +9,14 @@ lines and fsyncs them *before* it replaces ``ledger.json``; readers read a segme
 two writes loses nothing and doubles nothing. A commit therefore writes the live document plus its own
 history lines, however long the history.
 
+``history-index/<xx>/<digest>.json`` finds a finished claim without reading the history: one small file
+per claim (named by a digest of its id) giving the segment, offset and length of its line, written and
+fsynced with the segments before the live document. An entry is believed only if the line it points at
+lies within the committed size and holds that claim, so one left by an interrupted commit (whose bytes
+the next commit may overwrite with other lines) is ignored. ``"indexed": true`` in ``ledger.json`` says
+every committed claim has its entry; a ledger split before the index existed is read by scanning its
+segments until its next commit, which indexes them all once.
+
 ``audit.jsonl`` is the audit trail of a ledger written before the split (format 1): read up to the
 commit at which the ledger was upgraded (its first commit by this code), never written again.
 """
@@ -17,32 +25,27 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from gateway.core.claims import Claim
-from gateway.core.ledger import (
-    AuditEvent,
-    Change,
-    LedgerState,
-    apply_live,
-    check_history,
-    check_versions,
-    utc_month,
-)
+from gateway.core.ledger import AuditEvent, Change, LedgerState, utc_month
 from gateway.core.scheduling import PolicySettings
 from gateway.errors import GatewayValidationError, LedgerError, LedgerNotFoundError
 from gateway.ledger.base import warn_damaged_audit
-from gateway.ledger.codec import DECODE_ERRORS, EncodedDocument, decode_document, decode_events
+from gateway.ledger.codec import EncodedDocument, decode_document, decode_events
+from gateway.ledger.template import Kind, LedgerTemplate, Raw, Snapshot
 
 TEMP_PREFIX, TEMP_SUFFIX = ".ledger-", ".tmp"
+INDEX_DIR = "history-index"
 
 
-class FileLedgerStore:
+class FileLedgerStore(LedgerTemplate[EncodedDocument]):
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         if "\x00" in os.fspath(directory):
             raise GatewayValidationError("the ledger path contains a NUL character; give a directory path")
@@ -58,6 +61,7 @@ class FileLedgerStore:
         # (their JSON, decoded on demand). Committed bytes never change, so only new ones are read.
         self._read_upto: dict[str, int] = {}
         self._finished: dict[str, bytes] = {}
+        self._spent: dict[str, bytes] = {}  # blocks that left the live state, by key (their JSON)
 
     @contextlib.contextmanager
     def _io(self, what: str) -> Iterator[None]:
@@ -101,7 +105,8 @@ class FileLedgerStore:
             with self._locked():
                 if self._snapshot.exists():
                     raise LedgerError(f"a ledger already exists at {self.root}; use it, or pick another --ledger")
-                self._write(replace(EncodedDocument.of_state(LedgerState(settings=settings), commit=0), history={}))
+                empty = EncodedDocument.of_state(LedgerState(settings=settings), commit=0)
+                self._write(replace(empty, history={}, indexed=True))
 
     def _read(self) -> tuple[LedgerState, EncodedDocument]:
         with self._io("read"):
@@ -121,34 +126,67 @@ class FileLedgerStore:
         self._cache = (identity, state, document)
         return state, document
 
-    def load(self) -> LedgerState:
-        return self._read()[0]
+    # --- the template's primitives ---------------------------------------------------------------
 
-    def commit(self, change: Change) -> None:
-        if change.is_empty():
-            return
+    def exclusive(self) -> contextlib.AbstractContextManager[Any]:
+        return self._exclusive()
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
         with self._io("write"), self._locked():
-            state, document = self._read()
-            check_versions(state, change)
-            check_history(change, lambda claim_id: self._lookup(document, claim_id) is not None)
-            if document.history is None:  # a format-1 ledger: its finished claims move to history now
-                document = replace(document, history={}, legacy_commit=document.commit)
-                new_document, finished = document.with_live_change(change, state, upgrading=True)
-            else:
-                new_document, finished = document.with_live_change(change, state, upgrading=False)
-            assert document.history is not None
-            number = new_document.commit
-            lines = [_line({"commit": number, "claim": c.to_json()}) for c in finished]
-            if change.events:
-                lines.append(_line({"commit": number, "events": [e.to_json() for e in change.events]}))
-            history = dict(document.history)
-            if lines:
-                segment = f"history-{utc_month()}.jsonl"
-                history[segment] = self._append(segment, history.get(segment, 0), b"".join(lines))
-            new_document = replace(new_document, history=history, events="[]")
-            new_state = apply_live(state, change)
-            identity = self._write(new_document)
-            self._cache = (identity, new_state, new_document)
+            yield
+
+    def read_live(self) -> Snapshot[EncodedDocument]:
+        state, document = self._read()
+        return Snapshot(state, document)
+
+    def read_history_claim(self, claim_id: str, live: Snapshot[EncodedDocument] | None = None) -> Raw | None:
+        return self._finished_raw(live.token if live is not None else self._read()[1], claim_id)
+
+    def list_history(self, kind: Kind) -> Iterable[Raw]:
+        self._catch_up(self._read()[1])
+        return list((self._finished if kind == "claim" else self._spent).values())
+
+    def append_history(self, live: Snapshot[EncodedDocument] | None, change: Change) -> EncodedDocument:
+        """Append the change's history lines (and the index entries of its finished claims), fsynced; returns
+        the next live document, which names their committed size."""
+        assert live is not None
+        state, document = live.state, live.token
+        if document.history is None:  # a format-1 ledger: its finished claims move to history now
+            document = replace(document, history={}, legacy_commit=document.commit, indexed=True)
+            new_document, finished = document.with_live_change(change, state, upgrading=True)
+        else:
+            new_document, finished = document.with_live_change(change, state, upgrading=False)
+        assert document.history is not None
+        number = new_document.commit
+        history = dict(document.history)
+        # A split ledger from before the index: index what its segments hold, once, in this commit.
+        index = [] if document.indexed else list(self._claim_lines(document))
+        claim_lines = [_line({"commit": number, "claim": c.to_json()}) for c in finished]
+        lines = [*claim_lines, *(_line({"commit": number, "block": b.to_json()}) for b in change.spent)]
+        if change.events:
+            lines.append(_line({"commit": number, "events": [e.to_json() for e in change.events]}))
+        if lines:
+            segment = f"history-{utc_month()}.jsonl"
+            offset = history.get(segment, 0)
+            for claim, line in zip(finished, claim_lines, strict=True):
+                index.append((claim.id, segment, offset, len(line)))
+                offset += len(line)
+            history[segment] = self._append(segment, history.get(segment, 0), b"".join(lines))
+        self._write_index(index)
+        return replace(new_document, history=history, events="[]", indexed=True)
+
+    def write_live(
+        self,
+        live: Snapshot[EncodedDocument] | None,
+        change: Change,
+        new_state: LedgerState | None,
+        appended: EncodedDocument,
+    ) -> bool:
+        assert new_state is not None  # under the lock: nobody else writes, so this write cannot lose a race
+        identity = self._write(appended)
+        self._cache = (identity, new_state, appended)
+        return True
 
     def _append(self, segment: str, committed: int, data: bytes) -> int:
         """Append to a history segment after its committed size (cutting off an interrupted commit's
@@ -185,26 +223,106 @@ class FileLedgerStore:
                 os.unlink(tmp)
             raise
 
+    def _index_path(self, claim_id: str) -> Path:
+        """A finished claim's index entry: named by a digest of its id (any id is a safe, short file name)."""
+        digest = hashlib.sha256(claim_id.encode()).hexdigest()
+        return self.root / INDEX_DIR / digest[:2] / f"{digest[2:40]}.json"
+
+    def _write_index(self, entries: list[tuple[str, str, int, int]]) -> None:
+        """Write each claim's index entry (segment, offset, length of its history line) by atomic replace,
+        durably, before the live document that commits those lines. An entry is believed only when the line
+        it points at is committed and holds that claim, so one left by an interrupted commit is harmless."""
+        bulk = len(entries) > 64  # an upgrade indexing a whole history: one sync at the end, not one per file
+        directories: set[Path] = set()
+        for claim_id, segment, offset, length in entries:
+            path = self._index_path(claim_id)
+            for directory in (path.parent.parent, path.parent):
+                if not directory.exists():
+                    directory.mkdir(exist_ok=True)
+                    directories.add(directory.parent)
+            data = json.dumps({"id": claim_id, "segment": segment, "offset": offset, "length": length}).encode()
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+            try:
+                os.write(fd, data)
+                if not bulk:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            directories.add(path.parent)
+        if bulk:
+            os.sync()
+            return
+        for directory in directories:
+            handle = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+
+    def _indexed(self, document: EncodedDocument, claim_id: str) -> bytes | None:
+        """A finished claim's JSON through its index entry: one small file and one line, whatever the history."""
+        with self._io("read"):
+            try:
+                raw = self._index_path(claim_id).read_bytes()
+            except FileNotFoundError:
+                return None
+            try:
+                entry = json.loads(raw)
+                segment, offset, length = str(entry["segment"]), int(entry["offset"]), int(entry["length"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise LedgerError(
+                    f"the history index entry of {claim_id[:80]!r} in {self.root / INDEX_DIR} is unreadable "
+                    f'({type(exc).__name__}); remove it and set "indexed" to false in ledger.json to rebuild'
+                ) from None
+            committed = (document.history or {}).get(segment)
+            if committed is None or offset < 0 or length <= 0 or offset + length > committed:
+                return None  # written by a commit that never completed
+            with open(self.root / segment, "rb") as handle:
+                handle.seek(offset)
+                line = handle.read(length)
+        try:
+            claim = json.loads(line).get("claim")
+        except (ValueError, AttributeError):
+            return None  # the bytes there belong to another commit's lines
+        if not isinstance(claim, dict) or claim.get("id") != claim_id:
+            return None
+        return json.dumps(claim).encode()
+
+    def _finished_raw(self, document: EncodedDocument, claim_id: str) -> bytes | None:
+        """A finished claim's JSON: through the index, or by reading the history of a ledger not indexed yet."""
+        if document.indexed:
+            return self._indexed(document, claim_id)
+        return self._lookup(document, claim_id)
+
+    def _claim_lines(self, document: EncodedDocument) -> Iterator[tuple[str, str, int, int]]:
+        """Every finished claim's line in the committed history: (id, segment, offset, length)."""
+        for segment, size in sorted((document.history or {}).items()):
+            for offset, length, entry in self._lines(self.root / segment, size):
+                claim = entry.get("claim")
+                if isinstance(claim, dict) and isinstance(claim.get("id"), str):
+                    yield claim["id"], segment, offset, length
+
     def audit(self) -> list[AuditEvent]:
         """Committed events, oldest first; a damaged line is skipped with a ``DamagedAuditWarning`` naming it."""
         document = self._read()[1]
         legacy_upto = document.commit if document.history is None else document.legacy_commit
         by_commit: dict[int, list[AuditEvent]] = {}
-        for _, entry in self._lines(self._audit, None):
+        for _, _, entry in self._lines(self._audit, None):
             if "events" in entry:
                 by_commit[int(entry["commit"])] = decode_events(json.dumps(entry["events"]))  # a retried commit wins
         events = [event for n in sorted(by_commit) if n <= legacy_upto for event in by_commit[n]]
         split: list[tuple[int, list[AuditEvent]]] = []
         for segment, size in sorted((document.history or {}).items()):
-            for _, entry in self._lines(self.root / segment, size):
+            for _, _, entry in self._lines(self.root / segment, size):
                 if "events" in entry:
                     split.append((int(entry["commit"]), decode_events(json.dumps(entry["events"]))))
         split.sort(key=lambda item: item[0])  # stable: one commit's lines keep their order
         return events + [event for _, batch in split for event in batch]
 
-    def _lines(self, path: Path, size: int | None, start: int = 0) -> Iterator[tuple[int, dict]]:
-        """The whole JSON lines of a history file from ``start`` up to ``size`` bytes, damaged ones skipped
-        with a warning (``size`` None: the whole file)."""
+    def _lines(self, path: Path, size: int | None, start: int = 0) -> Iterator[tuple[int, int, dict]]:
+        """The whole JSON lines of a history file from ``start`` up to ``size`` bytes, each with its offset and
+        length (newline included), damaged ones skipped with a warning (``size`` None: the whole file)."""
         with self._io("read"):
             try:
                 with open(path, "rb") as handle:
@@ -212,7 +330,9 @@ class FileLedgerStore:
                     raw = handle.read() if size is None else handle.read(max(0, size - start))
             except FileNotFoundError:
                 return
+        offset = start
         for number, line in enumerate(raw.split(b"\n"), start=1):
+            at, offset = offset, offset + len(line) + 1
             if not line.strip():
                 continue
             try:
@@ -226,7 +346,7 @@ class FileLedgerStore:
                 where = f"{path} line {number}" if start == 0 else f"{path} byte {start}+"
                 warn_damaged_audit(where, " ".join(str(exc).split())[:200])
                 continue
-            yield number, entry
+            yield at, len(line) + 1, entry
 
     def _catch_up(self, document: EncodedDocument) -> None:
         """Index the finished claims committed since this process last read the history."""
@@ -234,33 +354,18 @@ class FileLedgerStore:
             done = self._read_upto.get(segment, 0)
             if size <= done:
                 continue
-            for _, entry in self._lines(self.root / segment, size, done):
-                claim = entry.get("claim")
+            for _, _, entry in self._lines(self.root / segment, size, done):
+                claim, block = entry.get("claim"), entry.get("block")
                 if isinstance(claim, dict) and isinstance(claim.get("id"), str):
                     self._finished[claim["id"]] = json.dumps(claim).encode()
+                if isinstance(block, dict):
+                    self._spent[f"{block.get('dataset')}/{block.get('day')}"] = json.dumps(block).encode()
             self._read_upto[segment] = size
 
     def _lookup(self, document: EncodedDocument, claim_id: str) -> bytes | None:
         self._catch_up(document)
         return self._finished.get(claim_id)
 
-    def history_claim(self, claim_id: str) -> Claim | None:
-        raw = self._lookup(self._read()[1], claim_id)
-        return None if raw is None else _decode_claim(raw, f"{self.root} history")
-
-    def history_claims(self) -> list[Claim]:
-        self._catch_up(self._read()[1])
-        return [_decode_claim(raw, f"{self.root} history") for raw in self._finished.values()]
-
 
 def _line(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
-
-
-def _decode_claim(raw: bytes, where: str) -> Claim:
-    try:
-        return Claim.from_json(json.loads(raw))
-    except DECODE_ERRORS as exc:
-        raise LedgerError(
-            f"a finished claim in {where} is unreadable ({type(exc).__name__}); restore the ledger from a backup"
-        ) from exc

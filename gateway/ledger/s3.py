@@ -1,9 +1,10 @@
 """A ledger on S3: a live document replaced by compare-and-swap on its ETag, and create-only history objects.
 
 Layout under ``s3://bucket/prefix``: ``ledger.json`` (the live state: settings, data sets, analysts,
-blocks, unfinished claims, a commit counter, plus the commit's *outbox*: its audit events and the
-claims it finished), ``audit/<commit>.json`` (the events of every earlier commit) and
-``claims/<id>.json`` (every finished claim, with its result). Multi-object S3 writes are not atomic,
+blocks, unfinished claims, a commit counter, plus the commit's *outbox*: its audit events, the
+claims it finished and the blocks it spent), ``audit/<commit>.json`` (the events of every earlier
+commit), ``claims/<id>.json`` (every finished claim, with its result) and ``blocks/<dataset>/<day>.json``
+(every block that left the live state, retired and spent). Multi-object S3 writes are not atomic,
 so the live document is the only thing a commit changes: a commit first copies the *previous*
 commit's outbox into create-only history objects (``IfNoneMatch="*"``; whoever writes one first wins,
 every copy is identical because it comes from a committed document), then puts the new live document
@@ -18,31 +19,23 @@ and raises ``LedgerConflictError`` for the caller to recompute if one did.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
-from gateway.core.claims import Claim
-from gateway.core.ledger import (
-    AuditEvent,
-    Change,
-    LedgerState,
-    apply_live,
-    check_history,
-    check_versions,
-)
+from gateway.core.ledger import AuditEvent, Change, LedgerState
 from gateway.core.scheduling import PolicySettings
-from gateway.errors import LedgerConflictError, LedgerError, LedgerNotFoundError
+from gateway.errors import LedgerError, LedgerNotFoundError
 from gateway.ledger.aws import Backoff, client_errors, error_code, make_client, unavailable
 from gateway.ledger.base import warn_damaged_audit
-from gateway.ledger.codec import DECODE_ERRORS, EncodedDocument, decode_document, decode_events, encode_record
+from gateway.ledger.codec import EncodedDocument, decode_document, decode_events, encode_record
+from gateway.ledger.template import Kind, LedgerTemplate, Raw, Snapshot
 
 SWAP_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404"})
 
 
-class S3LedgerStore:
+class S3LedgerStore(LedgerTemplate[tuple[EncodedDocument, str]]):
     def __init__(self, bucket: str, prefix: str = "", client: Any = None, backoff: Backoff | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -99,34 +92,71 @@ class S3LedgerStore:
         self._cache = (etag, state, document)
         return state, document, etag
 
-    def load(self) -> LedgerState:
-        return self._read()[0]
+    # --- the template's primitives ---------------------------------------------------------------
 
-    def commit(self, change: Change) -> None:
-        if change.is_empty():
-            return
-        for attempt in range(self.backoff.attempts):
-            state, document, etag = self._read()
-            check_versions(state, change)
-            check_history(change, partial(self._was_finished, document))
-            new_state = apply_live(state, change)  # checks every block's accounts before anything is written
-            self._copy_out(document)
-            new_document, finished = document.with_live_change(change, state, upgrading=document.finished is None)
-            new_document = replace(new_document, finished={c.id: encode_record(c.to_json()) for c in finished})
-            try:
-                response = self.client.put_object(
-                    Bucket=self.bucket, Key=self._key("ledger.json"), Body=new_document.text().encode(), IfMatch=etag
-                )
-            except client_errors() as exc:
-                if error_code(exc) in SWAP_CODES:
-                    self.backoff.pause(attempt)
-                    continue
-                raise unavailable(self.url, exc) from exc
-            self._cache = (response["ETag"], new_state, new_document)
-            return
-        raise LedgerConflictError(
-            f"the ledger at {self.url} kept changing during {self.backoff.attempts} attempts to commit"
+    @property
+    def commit_attempts(self) -> int:  # type: ignore[override]
+        return self.backoff.attempts
+
+    def pause(self, attempt: int) -> None:
+        self.backoff.pause(attempt)
+
+    def read_live(self) -> Snapshot[tuple[EncodedDocument, str]]:
+        state, document, etag = self._read()
+        return Snapshot(state, (document, etag))
+
+    def read_history_claim(
+        self, claim_id: str, live: Snapshot[tuple[EncodedDocument, str]] | None = None
+    ) -> Raw | None:
+        return self._finished_raw(live.token[0] if live is not None else self._read()[1], claim_id)
+
+    def append_history(self, live: Snapshot[tuple[EncodedDocument, str]] | None, change: Change) -> EncodedDocument:
+        """Copy the committed document's outbox out to history objects; the next document carries this
+        change's outbox (its finished claims, spent blocks and events)."""
+        assert live is not None
+        document = live.token[0]
+        self._copy_out(document)
+        new_document, finished = document.with_live_change(change, live.state, upgrading=document.finished is None)
+        return replace(
+            new_document,
+            finished={c.id: encode_record(c.to_json()) for c in finished},
+            spent={b.key: encode_record(b.to_json()) for b in change.spent},
         )
+
+    def write_live(
+        self,
+        live: Snapshot[tuple[EncodedDocument, str]] | None,
+        change: Change,
+        new_state: LedgerState | None,
+        appended: EncodedDocument,
+    ) -> bool:
+        assert live is not None and new_state is not None
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=self._key("ledger.json"), Body=appended.text().encode(), IfMatch=live.token[1]
+            )
+        except client_errors() as exc:
+            if error_code(exc) in SWAP_CODES:
+                return False
+            raise unavailable(self.url, exc) from exc
+        self._cache = (response["ETag"], new_state, appended)
+        return True
+
+    def list_history(self, kind: Kind) -> Iterable[Raw]:
+        document = self._read()[1]
+        outbox = (document.finished if kind == "claim" else document.spent) or {}
+        found: list[Raw] = list(outbox.values())
+        folder = "claims/" if kind == "claim" else "blocks/"
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(folder))
+            for page in pages:
+                for item in page.get("Contents", []):
+                    name = item["Key"].removeprefix(self._key(folder)).removesuffix(".json")
+                    if name not in outbox:
+                        found.append(self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read())
+        except client_errors() as exc:
+            raise unavailable(self.url, exc) from exc
+        return found
 
     def _copy_out(self, document: EncodedDocument) -> None:
         """The committed document's outbox into create-only history objects (every copy is identical)."""
@@ -134,6 +164,8 @@ class S3LedgerStore:
             self._create(self._audit_key(document.commit), document.events)
         for claim_id, raw in (document.finished or {}).items():
             self._create(self._claim_key(claim_id), raw)
+        for key, raw in (document.spent or {}).items():
+            self._create(self._key(f"blocks/{key}.json"), raw)
 
     def _create(self, key: str, body: str) -> None:
         try:
@@ -144,9 +176,6 @@ class S3LedgerStore:
 
     def _claim_key(self, claim_id: str) -> str:
         return self._key(f"claims/{claim_id}.json")
-
-    def _was_finished(self, document: EncodedDocument, claim_id: str) -> bool:
-        return self._finished_raw(document, claim_id) is not None
 
     def _finished_raw(self, document: EncodedDocument, claim_id: str) -> str | bytes | None:
         """A finished claim's JSON: from the live document's outbox, else its history object."""
@@ -159,27 +188,6 @@ class S3LedgerStore:
                 return None
             raise unavailable(self.url, exc) from exc
         return body
-
-    def history_claim(self, claim_id: str) -> Claim | None:
-        raw = self._finished_raw(self._read()[1], claim_id)
-        return None if raw is None else _decode_claim(raw, self.url)
-
-    def history_claims(self) -> list[Claim]:
-        document = self._read()[1]
-        found = {k: _decode_claim(v, self.url) for k, v in (document.finished or {}).items()}
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._key("claims/")
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    claim_id = item["Key"].rsplit("/", 1)[1].removesuffix(".json")
-                    if claim_id not in found:
-                        body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
-                        found[claim_id] = _decode_claim(body, self.url)
-        except client_errors() as exc:
-            raise unavailable(self.url, exc) from exc
-        return list(found.values())
 
     def audit(self) -> list[AuditEvent]:
         _, document, _ = self._read()
@@ -206,12 +214,3 @@ class S3LedgerStore:
             except ValueError as exc:
                 warn_damaged_audit(f"{self.url} commit {number}", str(exc))
         return events
-
-
-def _decode_claim(raw: str | bytes, where: str) -> Claim:
-    try:
-        return Claim.from_json(json.loads(raw))
-    except DECODE_ERRORS as exc:
-        raise LedgerError(
-            f"a finished claim in {where} is unreadable ({type(exc).__name__}); restore it from a backup"
-        ) from exc
