@@ -90,6 +90,11 @@ def test_is_spent_only_when_nothing_can_ever_be_granted():
     assert one == _block().capacity
 
 
+def test_a_snapshot_version_block_is_never_spent():
+    version = dataclasses.replace(_block(), day=None, data_version="v1")
+    assert not core.is_spent(version)  # versions stay live: the retired-days record holds days only
+
+
 def test_a_spent_block_named_by_an_unfinished_claim_stays_live_until_it_finishes(tmp_path):
     from gateway.ledger import InMemoryLedgerStore
 
