@@ -343,7 +343,6 @@ class Counter:
         self.requests: dict[str, int] = {}
         self.items_written = self.condition_checks = self.items_read = 0
         self.write_units = self.read_units = 0.0
-        self._wchar = _wchar()
         client = getattr(store, "_client", None)
         inner = getattr(client, "inner", client)
         if inner is not None and hasattr(inner, "meta"):
@@ -378,12 +377,12 @@ class Counter:
             self.items_read += item is not None
             self.read_units += max(1, -(-item_size(item) // 4096)) if item else 1
 
-    def figures(self, admissions: int) -> dict:
+    def figures(self, admissions: int, wrote: int) -> dict:
         per = lambda x: round(x / admissions, 1)  # noqa: E731
         if self.kind == "InMemoryLedgerStore":
             return {"bytes_per_admission": None}
         if not self.requests:  # a local store: bytes its process wrote (write(2) and friends)
-            return {"bytes_per_admission": round((_wchar() - self._wchar) / admissions)}
+            return {"bytes_per_admission": round(wrote / admissions)}
         row = {
             "bytes_per_admission": round(self.bytes_sent / admissions),
             "bytes_received_per_admission": round(self.bytes_received / admissions),
@@ -411,38 +410,63 @@ def _wchar() -> int:
     return 0
 
 
-def measure(kind: str, history: int, submissions: int, blocks: int, workdir: str, copy_seconds) -> dict:
-    store = make_store(kind, workdir)
-    gw = Gateway(store, {"noop": NoopLauncher()}, inspect=lambda p, f: dict(COLUMNS), default_launcher="noop")
-    gw.init(PolicySettings(policy="dpf-n", n=50))
-    gw.add_dataset("purchases", "/bench", DataFormat.PARQUET, "day")
-    gw.add_blocks("purchases", FIRST, FIRST + dt.timedelta(days=blocks - 1), Budget.capacity(1))
-    seconds = populate(store, gw, history, blocks)
-    gw.submit(spec(1, blocks))  # warm caches (the first read of a store in a process)
-    counter = Counter(store)
-    times, copies = [], []
-    for i in range(2, submissions + 2):
-        copied = copy_seconds.value if copy_seconds is not None else 0.0
-        t0 = time.perf_counter()
-        gw.submit(spec(i, blocks))
-        times.append(time.perf_counter() - t0)
-        copies.append((copy_seconds.value if copy_seconds is not None else 0.0) - copied)
-    part = sorted(times)
-    row = {
-        "store": kind,
-        "history": history,
-        "populate_s": round(seconds, 1),
-        "submissions": submissions,
-        "median_ms": round(statistics.median(part) * 1e3, 2),
-        "p95_ms": round(part[int(0.95 * (len(part) - 1))] * 1e3, 2),
-    }
-    row |= counter.figures(submissions)
-    if kind == "dynamodb" and copy_seconds is not None:  # moto's rollback copies, and the latency without them
-        row["moto_copy_ms_per_admission"] = round(statistics.mean(copies) * 1e3, 2)
-        row["median_ms_less_moto_copy"] = round(
-            statistics.median(t - c for t, c in zip(times, copies, strict=True)) * 1e3, 2
+class Ledger:
+    """One store pre-populated with ``history`` finished claims, and what its measured admissions cost."""
+
+    def __init__(self, kind: str, history: int, blocks: int, workdir: str) -> None:
+        self.kind, self.history, self.blocks = kind, history, blocks
+        self.store = make_store(kind, workdir)
+        self.gw = Gateway(
+            self.store, {"noop": NoopLauncher()}, inspect=lambda p, f: dict(COLUMNS), default_launcher="noop"
         )
-    return row
+        self.gw.init(PolicySettings(policy="dpf-n", n=50))
+        self.gw.add_dataset("purchases", "/bench", DataFormat.PARQUET, "day")
+        self.gw.add_blocks("purchases", FIRST, FIRST + dt.timedelta(days=blocks - 1), Budget.capacity(1))
+        self.populate_s = populate(self.store, self.gw, history, blocks)
+        self.gw.submit(spec(1, blocks))  # warm caches (the first read of a store in a process)
+        self.counter = Counter(self.store)
+        self.times: list[float] = []
+        self.copies: list[float] = []  # seconds moto spent copying tables during each admission
+        self.wrote = 0  # bytes this process wrote during the admissions (the local directory store)
+
+    def admit(self, i: int, copy_seconds) -> None:
+        copied = copy_seconds.value if copy_seconds is not None else 0.0
+        wrote = _wchar()
+        t0 = time.perf_counter()
+        self.gw.submit(spec(i, self.blocks))
+        self.times.append(time.perf_counter() - t0)
+        self.wrote += _wchar() - wrote
+        self.copies.append((copy_seconds.value if copy_seconds is not None else 0.0) - copied)
+
+    def row(self) -> dict:
+        part = sorted(self.times)
+        row = {
+            "store": self.kind,
+            "history": self.history,
+            "populate_s": round(self.populate_s, 1),
+            "submissions": len(part),
+            "median_ms": round(statistics.median(part) * 1e3, 2),
+            "p95_ms": round(part[int(0.95 * (len(part) - 1))] * 1e3, 2),
+        }
+        row |= self.counter.figures(len(part), self.wrote)
+        if self.kind == "dynamodb":  # moto's rollback copies, and the latency without them
+            row["moto_copy_ms_per_admission"] = round(statistics.mean(self.copies) * 1e3, 2)
+            less = [t - c for t, c in zip(self.times, self.copies, strict=True)]
+            row["median_ms_less_moto_copy"] = round(statistics.median(less) * 1e3, 2)
+        return row
+
+
+def measure(kind: str, histories: list[int], submissions: int, blocks: int, workdir: str, copy_seconds) -> list:
+    """Fill one ledger per N, then admit the same submissions to each in turn (N=0, N=10,000, ..., next
+    submission), so a change in the machine's load touches every N alike."""
+    ledgers = []
+    for n in histories:
+        ledgers.append(Ledger(kind, n, blocks, workdir))
+        print(f"{kind}: {n:,} finished claims filled in {ledgers[-1].populate_s:.1f} s", file=sys.stderr, flush=True)
+    for i in range(2, submissions + 2):
+        for ledger in ledgers:
+            ledger.admit(i, copy_seconds)
+    return [ledger.row() for ledger in ledgers]
 
 
 def table(rows: list[dict]) -> str:
@@ -497,8 +521,7 @@ def history_main(args) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for kind in stores:
             submissions = args.dynamodb_submissions if kind == "dynamodb" else args.submissions
-            for n in histories:
-                row = measure(kind, n, submissions, args.blocks, workdir, copy_seconds)
+            for row in measure(kind, histories, submissions, args.blocks, workdir, copy_seconds):
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)  # progress, one line per measurement
     print(table(rows))
