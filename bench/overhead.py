@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import multiprocessing
 import os
 import socket
@@ -35,6 +36,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from gateway.core import ledger as core
 from gateway.core.budget import Budget
@@ -265,35 +267,36 @@ class FillClient:
         raise RuntimeError("moto left items unprocessed after 20 attempts")
 
 
-def make_store(kind: str, workdir: str):
+def make_store(kind: str, workdir: str) -> tuple[Any, FillClient | None]:
+    """A new ledger's store, and the client it was built with (S3 and DynamoDB, through its ``client=``)."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
     if kind == "memory":
-        return InMemoryLedgerStore()
+        return InMemoryLedgerStore(), None
     if kind == "file":
-        return FileLedgerStore(Path(workdir) / name)
+        return FileLedgerStore(Path(workdir) / name), None
     from gateway.ledger.aws import make_client
 
     if kind == "s3":
         from gateway.ledger.s3 import S3LedgerStore
 
-        return S3LedgerStore(BUCKET, name, client=FillClient(make_client("s3")))
+        client = FillClient(make_client("s3"))
+        return S3LedgerStore(BUCKET, name, client=client), client
     from gateway.ledger.dynamodb import DynamoDBLedgerStore
 
-    return DynamoDBLedgerStore(name, client=FillClient(make_client("dynamodb")))
+    client = FillClient(make_client("dynamodb"))
+    return DynamoDBLedgerStore(name, client=client), client
 
 
-def populate(store, gw: Gateway, history: int, blocks: int) -> float:
+def populate(store, client: FillClient | None, gw: Gateway, history: int, blocks: int) -> float:
     """N finished claims committed through the store API in batches (not N submissions); returns seconds."""
     started = time.perf_counter()
-    client = getattr(store, "_client", None)
-    fill = isinstance(client, FillClient)
     limit = getattr(store, "records_per_commit", None)  # DynamoDB: 100 records, a finished claim writes 2
     batch = (limit - 2) // 2 if limit else 2000
     state = store.load()
     now = gw.clock()
     template = core.prepare_claim(state, spec(0, blocks), now, "h-template", "noop")
     detail = "x" * 600  # about the size of a finished claim with its operator detail and result
-    if fill:
+    if client is not None:
         client.filling = True
     try:
         for first in range(0, history, batch):
@@ -313,7 +316,7 @@ def populate(store, gw: Gateway, history: int, blocks: int) -> float:
         if history:  # one more commit: the S3 store copies the last batch out of its outbox now, not later
             store.commit(core.Change(events=(core.AuditEvent(now, "rejected", reason="bench history done"),)))
     finally:
-        if fill:
+        if client is not None:
             client.drain()
             client.filling = False
     return time.perf_counter() - started
@@ -337,15 +340,14 @@ def item_size(item: dict) -> int:
 class Counter:
     """What an admission costs the storage: bytes written, and for AWS stores the requests behind them."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, client: FillClient | None) -> None:
         self.kind = type(store).__name__
         self.bytes_sent = self.bytes_received = 0
         self.requests: dict[str, int] = {}
         self.items_written = self.condition_checks = self.items_read = 0
         self.write_units = self.read_units = 0.0
-        client = getattr(store, "_client", None)
-        inner = getattr(client, "inner", client)
-        if inner is not None and hasattr(inner, "meta"):
+        if client is not None:
+            inner = client.inner
             service = inner.meta.service_model.service_name
             inner.meta.events.register(f"before-parameter-build.{service}", self._before)
             inner.meta.events.register(f"before-send.{service}", self._sent)
@@ -415,16 +417,16 @@ class Ledger:
 
     def __init__(self, kind: str, history: int, blocks: int, workdir: str) -> None:
         self.kind, self.history, self.blocks = kind, history, blocks
-        self.store = make_store(kind, workdir)
+        self.store, client = make_store(kind, workdir)
         self.gw = Gateway(
             self.store, {"noop": NoopLauncher()}, inspect=lambda p, f: dict(COLUMNS), default_launcher="noop"
         )
         self.gw.init(PolicySettings(policy="dpf-n", n=50))
         self.gw.add_dataset("purchases", "/bench", DataFormat.PARQUET, "day")
         self.gw.add_blocks("purchases", FIRST, FIRST + dt.timedelta(days=blocks - 1), Budget.capacity(1))
-        self.populate_s = populate(self.store, self.gw, history, blocks)
+        self.populate_s = populate(self.store, client, self.gw, history, blocks)
         self.gw.submit(spec(1, blocks))  # warm caches (the first read of a store in a process)
-        self.counter = Counter(self.store)
+        self.counter = Counter(self.store, client)
         self.times: list[float] = []
         self.copies: list[float] = []  # seconds moto spent copying tables during each admission
         self.wrote = 0  # bytes this process wrote during the admissions (the local directory store)
@@ -446,7 +448,7 @@ class Ledger:
             "populate_s": round(self.populate_s, 1),
             "submissions": len(part),
             "median_ms": round(statistics.median(part) * 1e3, 2),
-            "p95_ms": round(part[int(0.95 * (len(part) - 1))] * 1e3, 2),
+            "p95_ms": round(part[math.ceil(0.95 * len(part)) - 1] * 1e3, 2),
         }
         row |= self.counter.figures(len(part), self.wrote)
         if self.kind == "dynamodb":  # moto's rollback copies, and the latency without them
