@@ -162,8 +162,14 @@ def _serve_moto(port: int, copy_seconds, ready) -> None:
     threading.Event().wait()
 
 
-def start_moto_process():
-    """A moto server in a child process on a free loopback port; AWS_* point boto3 at it."""
+def start_moto_process(max_gb: float):
+    """A moto server in a child process on a free loopback port; AWS_* point boto3 at it.
+
+    Its memory is watched: moto's per-action table copies at N=100,000 are about 200 MB each, and its
+    per-request threads spread them over malloc arenas (RSS passed 14 GB in one run before the arenas
+    were capped), so above ``max_gb`` the bench stops rather than push a shared machine into swap or the
+    OOM killer."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # read by the child's C library at start
     ctx = multiprocessing.get_context("spawn")
     copy_seconds, ready = ctx.Value("d", 0.0), ctx.Event()
     with socket.socket() as sock:
@@ -185,7 +191,21 @@ def start_moto_process():
     import boto3
 
     boto3.session.Session().client("s3").create_bucket(Bucket=BUCKET)
+    threading.Thread(target=_watch_memory, args=(process.pid, max_gb), daemon=True).start()
     return process, copy_seconds
+
+
+def _watch_memory(pid: int, max_gb: float) -> None:
+    while True:
+        try:
+            pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            return  # the server has exited (or this is not Linux)
+        if pages * os.sysconf("SC_PAGE_SIZE") > max_gb * 1e9:
+            print(f"the moto server holds more than {max_gb} GB; stopping the bench", file=sys.stderr, flush=True)
+            os.kill(pid, 9)
+            os._exit(3)
+        time.sleep(2)
 
 
 class FillClient:
@@ -439,6 +459,8 @@ class Ledger:
         self.times.append(time.perf_counter() - t0)
         self.wrote += _wchar() - wrote
         self.copies.append((copy_seconds.value if copy_seconds is not None else 0.0) - copied)
+        if self.kind == "dynamodb":  # slow on moto: one line per admission as progress
+            print(f"dynamodb N={self.history:,}: {self.times[-1]:.2f} s", file=sys.stderr, flush=True)
 
     def row(self) -> dict:
         part = sorted(self.times)
@@ -518,7 +540,7 @@ def history_main(args) -> None:
     histories = [int(n) for n in args.history.split(",")]
     copy_seconds = None
     if {"s3", "dynamodb"} & set(stores):
-        _, copy_seconds = start_moto_process()
+        _, copy_seconds = start_moto_process(args.moto_max_gb)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for kind in stores:
@@ -540,9 +562,10 @@ def main() -> None:
     parser.add_argument(
         "--dynamodb-submissions",
         type=int,
-        default=5,
+        default=3,
         help="with --history: admissions measured on DynamoDB (moto copies the table per transaction action)",
     )
+    parser.add_argument("--moto-max-gb", type=float, default=8.0, help="stop if the moto server holds more memory")
     parser.add_argument("--json", action="store_true", help="with --history: the rows as JSON after the table")
     args = parser.parse_args()
     if args.history is not None:
