@@ -130,10 +130,18 @@ SERVICE_OPS = {"s3", "dynamodb"}
 
 
 def _serve_moto(port: int, copy_seconds, ready) -> None:
-    """The moto server (child process); time spent deep-copying DynamoDB tables goes to ``copy_seconds``."""
+    """The moto server (child process); time spent deep-copying DynamoDB tables goes to ``copy_seconds``.
+
+    moto keeps every model object it creates in a class-level list for its introspection API
+    (``BaseModel.instances_tracked``), the items of its per-action rollback copies included, so without
+    help each copy of a 100,000-item table stays in memory for good (gigabytes per admission, and ever
+    longer garbage collections). The copy wrapper drops the copy's objects from those lists; no DynamoDB
+    operation reads them, so the server's answers are unchanged.
+    """
     import logging
 
     import moto.dynamodb.models as ddb_models
+    from moto.core.base_backend import model_data
     from moto.dynamodb.models.table import Table
     from moto.server import ThreadedMotoServer
 
@@ -147,10 +155,14 @@ def _serve_moto(port: int, copy_seconds, ready) -> None:
         def deepcopy(value, memo=None):
             if not isinstance(value, Table):
                 return real_copy.deepcopy(value, memo)
+            tracked = [model.instances_tracked for model in model_data["dynamodb"].values()]
+            marks = [len(instances) for instances in tracked]
             began = time.perf_counter()
             try:
                 return real_copy.deepcopy(value, memo)
             finally:
+                for instances, mark in zip(tracked, marks, strict=True):
+                    del instances[mark:]  # the copy's objects: moto's introspection list only
                 with copy_seconds.get_lock():
                     copy_seconds.value += time.perf_counter() - began
 
