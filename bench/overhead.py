@@ -129,8 +129,10 @@ def summarize(times: list[float], lo: int, hi: int) -> str:
 SERVICE_OPS = {"s3", "dynamodb"}
 
 
-def _serve_moto(port: int, copy_seconds, ready) -> None:
-    """The moto server (child process); time spent deep-copying DynamoDB tables goes to ``copy_seconds``.
+def _serve_moto(port: int, moto_seconds, ready) -> None:
+    """The moto server (child process). Its two costs that grow with a DynamoDB table's size are timed
+    into ``moto_seconds``: [0] deep-copying tables (TransactWriteItems' rollback copy, per action) and
+    [1] Query (moto scans every item of the table for the partition key; DynamoDB reads the partition).
 
     moto keeps every model object it creates in a class-level list for its introspection API
     (``BaseModel.instances_tracked``), the items of its per-action rollback copies included, so without
@@ -163,8 +165,20 @@ def _serve_moto(port: int, copy_seconds, ready) -> None:
             finally:
                 for instances, mark in zip(tracked, marks, strict=True):
                     del instances[mark:]  # the copy's objects: moto's introspection list only
-                with copy_seconds.get_lock():
-                    copy_seconds.value += time.perf_counter() - began
+                with moto_seconds.get_lock():
+                    moto_seconds[0] += time.perf_counter() - began
+
+    real_query = Table.query
+
+    def timed_query(self, *args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return real_query(self, *args, **kwargs)
+        finally:
+            with moto_seconds.get_lock():
+                moto_seconds[1] += time.perf_counter() - began
+
+    Table.query = timed_query
 
     ddb_models.copy = TimedCopy()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -183,11 +197,11 @@ def start_moto_process(max_gb: float):
     OOM killer."""
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # read by the child's C library at start
     ctx = multiprocessing.get_context("spawn")
-    copy_seconds, ready = ctx.Value("d", 0.0), ctx.Event()
+    moto_seconds, ready = ctx.Array("d", 2), ctx.Event()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = ctx.Process(target=_serve_moto, args=(port, copy_seconds, ready), daemon=True)
+    process = ctx.Process(target=_serve_moto, args=(port, moto_seconds, ready), daemon=True)
     process.start()
     if not ready.wait(60):
         raise RuntimeError("the moto server did not start within 60 s")
@@ -204,7 +218,7 @@ def start_moto_process(max_gb: float):
 
     boto3.session.Session().client("s3").create_bucket(Bucket=BUCKET)
     threading.Thread(target=_watch_memory, args=(process.pid, max_gb), daemon=True).start()
-    return process, copy_seconds
+    return process, moto_seconds
 
 
 def _watch_memory(pid: int, max_gb: float) -> None:
@@ -461,16 +475,19 @@ class Ledger:
         self.counter = Counter(self.store, client)
         self.times: list[float] = []
         self.copies: list[float] = []  # seconds moto spent copying tables during each admission
+        self.queries: list[float] = []  # seconds moto spent in Query (a scan of the table) during each
         self.wrote = 0  # bytes this process wrote during the admissions (the local directory store)
 
-    def admit(self, i: int, copy_seconds) -> None:
-        copied = copy_seconds.value if copy_seconds is not None else 0.0
+    def admit(self, i: int, moto_seconds) -> None:
+        before = list(moto_seconds) if moto_seconds is not None else [0.0, 0.0]
         wrote = _wchar()
         t0 = time.perf_counter()
         self.gw.submit(spec(i, self.blocks))
         self.times.append(time.perf_counter() - t0)
         self.wrote += _wchar() - wrote
-        self.copies.append((copy_seconds.value if copy_seconds is not None else 0.0) - copied)
+        after = list(moto_seconds) if moto_seconds is not None else [0.0, 0.0]
+        self.copies.append(after[0] - before[0])
+        self.queries.append(after[1] - before[1])
         if self.kind == "dynamodb":  # slow on moto: one line per admission as progress
             print(f"dynamodb N={self.history:,}: {self.times[-1]:.2f} s", file=sys.stderr, flush=True)
 
@@ -485,14 +502,15 @@ class Ledger:
             "p95_ms": round(part[math.ceil(0.95 * len(part)) - 1] * 1e3, 2),
         }
         row |= self.counter.figures(len(part), self.wrote)
-        if self.kind == "dynamodb":  # moto's rollback copies, and the latency without them
+        if self.kind == "dynamodb":  # moto's work that grows with the table, and the latency without it
             row["moto_copy_ms_per_admission"] = round(statistics.mean(self.copies) * 1e3, 2)
-            less = [t - c for t, c in zip(self.times, self.copies, strict=True)]
-            row["median_ms_less_moto_copy"] = round(statistics.median(less) * 1e3, 2)
+            row["moto_query_ms_per_admission"] = round(statistics.mean(self.queries) * 1e3, 2)
+            less = [t - c - q for t, c, q in zip(self.times, self.copies, self.queries, strict=True)]
+            row["median_ms_less_moto_table_work"] = round(statistics.median(less) * 1e3, 2)
         return row
 
 
-def measure(kind: str, histories: list[int], submissions: int, blocks: int, workdir: str, copy_seconds) -> list:
+def measure(kind: str, histories: list[int], submissions: int, blocks: int, workdir: str, moto_seconds) -> list:
     """Fill one ledger per N, then admit the same submissions to each in turn (N=0, N=10,000, ..., next
     submission), so a change in the machine's load touches every N alike."""
     ledgers = []
@@ -501,7 +519,7 @@ def measure(kind: str, histories: list[int], submissions: int, blocks: int, work
         print(f"{kind}: {n:,} finished claims filled in {ledgers[-1].populate_s:.1f} s", file=sys.stderr, flush=True)
     for i in range(2, submissions + 2):
         for ledger in ledgers:
-            ledger.admit(i, copy_seconds)
+            ledger.admit(i, moto_seconds)
     return [ledger.row() for ledger in ledgers]
 
 
@@ -516,7 +534,8 @@ def table(rows: list[dict]) -> str:
         ("bytes / admission", "bytes_per_admission"),
         ("fill s", "populate_s"),
         ("moto table copy ms", "moto_copy_ms_per_admission"),
-        ("median less copy ms", "median_ms_less_moto_copy"),
+        ("moto Query ms", "moto_query_ms_per_admission"),
+        ("median less both ms", "median_ms_less_moto_table_work"),
         ("items written / adm", "items_written_per_admission"),
         ("items read / adm", "items_read_per_admission"),
         ("est WCU / admission", "est_wcu_per_admission"),
@@ -550,14 +569,14 @@ def _cell(value) -> str:
 def history_main(args) -> None:
     stores = args.stores.split(",")
     histories = [int(n) for n in args.history.split(",")]
-    copy_seconds = None
+    moto_seconds = None
     if {"s3", "dynamodb"} & set(stores):
-        _, copy_seconds = start_moto_process(args.moto_max_gb)
+        _, moto_seconds = start_moto_process(args.moto_max_gb)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for kind in stores:
             submissions = args.dynamodb_submissions if kind == "dynamodb" else args.submissions
-            for row in measure(kind, histories, submissions, args.blocks, workdir, copy_seconds):
+            for row in measure(kind, histories, submissions, args.blocks, workdir, moto_seconds):
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)  # progress, one line per measurement
     print(table(rows))
