@@ -6,16 +6,17 @@ reference store side by side (the difference is the cost of the JSON document an
 
     python bench/overhead.py [--submissions 1000] [--blocks 30]
     python bench/overhead.py --history 0,10000,100000 --stores memory,file,s3,dynamodb [--json]
-        [--submissions 200] [--dynamodb-submissions 5]
+        [--submissions 200] [--dynamodb-submissions 3] [--moto-max-gb 8]
 
 With ``--history``: per store and per N, N finished claims are committed through the store's own
 ``commit`` first (in batches, not as N submissions), then ``--submissions`` admissions are measured
 (``--dynamodb-submissions`` on DynamoDB, where moto copies the whole table per transaction action):
 a table with N side by side per store (median and p95 latency, the median's ratio to N=0, bytes sent
 to storage per admission, fill time; for S3 and DynamoDB the requests per admission, for DynamoDB the
-items read and written, estimated capacity units and moto's table-copy time), then with ``--json`` the
-rows. S3 and DynamoDB run on a moto server in a child process. The full run above takes about 25
-minutes on 2 cores, most of it DynamoDB at N=100,000 (moto's table copies).
+items read and written, estimated capacity units, and the time moto spends on work that grows with the
+table), then with ``--json`` the rows. S3 and DynamoDB run on a moto server in a child process. The
+full run above takes about 35 minutes on 2 cores: the S3 fill of 100,000 about 5, DynamoDB at
+N=100,000 about 10 (one admission there takes 1.5 to 2 minutes on moto).
 """
 
 from __future__ import annotations
@@ -122,11 +123,11 @@ def summarize(times: list[float], lo: int, hi: int) -> str:
 # moto's TransactWriteItems deep-copies every table it touches before each action (its rollback copy,
 # moto/dynamodb/models: transact_write_items), so on moto one transaction costs O(actions x table size)
 # and admission latency grows with history, which real DynamoDB does not do (a transaction touches only
-# its items). The bench reports that copy time (``moto_copy_ms``) beside the latency, and for DynamoDB
-# the things that govern real DynamoDB's latency and bill: requests, items read and written, estimated
-# capacity units and bytes on the wire per admission.
-
-SERVICE_OPS = {"s3", "dynamodb"}
+# its items). moto's Query also scans every item of the table for the partition key (Table.query over
+# all_items), where DynamoDB reads only the partition. The bench times both in the server and reports them
+# beside the latency, with the latency less both; and for DynamoDB the things that govern real
+# DynamoDB's latency and bill: requests, items read and written, estimated capacity units and bytes on
+# the wire per admission.
 
 
 def _serve_moto(port: int, moto_seconds, ready) -> None:
