@@ -15,8 +15,8 @@ a table with N side by side per store (median and p95 latency, the median's rati
 to storage per admission, fill time; for S3 and DynamoDB the requests per admission, for DynamoDB the
 items read and written, estimated capacity units, and the time moto spends on work that grows with the
 table), then with ``--json`` the rows. S3 and DynamoDB run on a moto server in a child process. The
-full run above takes about 35 minutes on 2 cores: the S3 fill of 100,000 about 5, DynamoDB at
-N=100,000 about 10 (one admission there takes 1.5 to 2 minutes on moto).
+full run above takes 15 to 35 minutes on 2 shared cores: the S3 fill of 100,000 about 5, DynamoDB at
+N=100,000 about 6 (one admission there takes 1 to 2 minutes on moto).
 """
 
 from __future__ import annotations
