@@ -103,7 +103,7 @@ def through_gateway(engine: str, workdir: Path, data: Path) -> float:
     from gateway.launchers import LocalSparkLauncher
     from gateway.ledger import FileLedgerStore
     from gateway.service import Gateway
-    from gateway.sources import inspect_columns
+    from gateway.sources.files import inspect_columns
 
     ledger = workdir / f"ledger-{engine}-{time.monotonic_ns()}"
     gw = Gateway(FileLedgerStore(ledger), {"local": LocalSparkLauncher(ledger / "jobs")}, inspect=inspect_columns)

@@ -30,7 +30,7 @@ from gateway.errors import GatewayValidationError
 from gateway.launchers import LocalSparkLauncher
 from gateway.ledger import FileLedgerStore
 from gateway.service import Gateway
-from gateway.sources import inspect_columns
+from gateway.sources.files import inspect_columns
 
 FIRST_DAY = dt.date(2026, 10, 1)
 DAYS = 30

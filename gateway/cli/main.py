@@ -32,7 +32,7 @@ from gateway.cli.serve import serve
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
-from gateway.core.datasets import BlockPeriod, DataFormat
+from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import MAX_N, Accounting, Order, ReleaseTo
 from gateway.core.spec import MAX_SPEC_BYTES, decode_spec_bytes
@@ -44,7 +44,6 @@ from gateway.service import Gateway
 from gateway.sources.declared import parse_schema
 from gateway.sources.locate import check_granted_partitions
 from gateway.sources.partitions import partition_days, runs
-from gateway.sources.s3 import inspect_any_columns
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="dp-gateway: DP queries under a privacy-budget ledger."
@@ -77,10 +76,18 @@ Url = Annotated[
 ]
 
 
+def _inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
+    """A data set's schema, read with pyarrow imported on first use: most commands never inspect one, and
+    importing pyarrow (and pandas through it) would add about half a second to every ``dpgw`` call."""
+    from gateway.sources.s3 import inspect_any_columns
+
+    return inspect_any_columns(path, fmt)
+
+
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, build_launchers(workdir), inspect=inspect_any_columns, locate=check_granted_partitions)
+    return Gateway(store, build_launchers(workdir), inspect=_inspect_columns, locate=check_granted_partitions)
 
 
 @app.command()

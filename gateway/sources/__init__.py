@@ -1,5 +1,4 @@
-"""Data-source adapters: check a data set's location and read its public schema (never its rows)."""
+"""Data-source adapters: check a data set's location and read its public schema (never its rows).
 
-from gateway.sources.files import inspect_columns
-
-__all__ = ["inspect_columns"]
+The schema readers (``files``, ``s3``) import pyarrow; import them where a schema is read, not here.
+"""
