@@ -57,6 +57,7 @@ T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
 Inspector = Callable[[str, DataFormat], dict]  # a data set's schema from metadata ({} for CSV: declared)
 Locator = Callable[[Dataset, Sequence[dt.date]], None]  # the granted partitions exist; reads no rows
+LookupCheck = Callable[[Dataset, Sequence[str]], None]  # a public table holds each key once (public data)
 Checkpoint = Callable[[str], None]
 
 # Step boundaries, in lifecycle order, where ``checkpoint`` is called.
@@ -112,6 +113,7 @@ class Gateway:
         *,
         inspect: Inspector,
         locate: Locator | None = None,
+        lookups: LookupCheck | None = None,
         default_launcher: str = "local",
         clock: Clock = utc_now,
         max_retries: int = 20,
@@ -123,6 +125,7 @@ class Gateway:
         self.launchers = dict(launchers)
         self.inspect = inspect
         self.locate = locate  # None: submissions are not checked against the data's location
+        self.lookups = lookups  # None: a lookup join's public table is checked by the job only
         self.default_launcher = default_launcher
         self.clock = clock
         self.max_retries = max_retries
@@ -286,6 +289,9 @@ class Gateway:
         if existing is None:
             if self.locate is not None:  # the granted partitions must be there: fail before any charge
                 self._locate(state, claim)
+            join = claim.spec.join
+            if self.lookups is not None and join is not None and join.matches == "one":
+                self.lookups(state.dataset(join.table), join.on)
 
             def arrive(s: core.LedgerState, now: dt.datetime) -> core.Step:
                 if claim.id not in s.claims and self.store.history_claim(claim.id) is not None:

@@ -26,11 +26,12 @@ def gateway_from_env() -> Gateway:
     """A gateway on ``$DPGW_LEDGER`` with the launchers the environment configures."""
     from gateway.launchers import build_launchers
     from gateway.ledger import open_store
+    from gateway.sources.public import check_lookup_keys
     from gateway.sources.s3 import inspect_any_columns
 
     if not os.environ.get("DPGW_LEDGER"):
         raise GatewayValidationError("set DPGW_LEDGER (e.g. dynamodb://table) in the function's environment")
-    return Gateway(open_store(None), build_launchers(JOBS_DIR), inspect=inspect_any_columns)
+    return Gateway(open_store(None), build_launchers(JOBS_DIR), inspect=inspect_any_columns, lookups=check_lookup_keys)
 
 
 @cache

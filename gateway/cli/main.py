@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,7 @@ from gateway.cli.serve import serve
 from gateway.cli.simulate import simulate
 from gateway.core.budget import Budget
 from gateway.core.claims import Claim, ClaimState
-from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat
+from gateway.core.datasets import BlockPeriod, ColumnType, DataFormat, Dataset
 from gateway.core.scheduling import PolicySettings
 from gateway.core.scheduling.policy import MAX_N, Accounting, Order, ReleaseTo
 from gateway.core.spec import MAX_SPEC_BYTES, decode_spec_bytes
@@ -76,6 +77,13 @@ Url = Annotated[
 ]
 
 
+def _check_lookup_keys(table: Dataset, on: Sequence[str]) -> None:
+    """A lookup join's public table holds each key once (pyarrow imported on first use, as above)."""
+    from gateway.sources.public import check_lookup_keys
+
+    check_lookup_keys(table, on)
+
+
 def _inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
     """A data set's schema, read with pyarrow imported on first use: most commands never inspect one, and
     importing pyarrow (and pandas through it) would add about half a second to every ``dpgw`` call."""
@@ -87,7 +95,13 @@ def _inspect_columns(path: str, fmt: DataFormat) -> dict[str, ColumnType]:
 def build_gateway(ledger: str | None) -> Gateway:
     store = open_store(ledger)
     workdir = store.root / "jobs" if isinstance(store, FileLedgerStore) else Path(".dpgw-jobs")
-    return Gateway(store, build_launchers(workdir), inspect=_inspect_columns, locate=check_granted_partitions)
+    return Gateway(
+        store,
+        build_launchers(workdir),
+        inspect=_inspect_columns,
+        locate=check_granted_partitions,
+        lookups=_check_lookup_keys,
+    )
 
 
 @app.command()
