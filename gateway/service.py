@@ -64,6 +64,7 @@ Checkpoint = Callable[[str], None]
 CHECKPOINTS = ("submitted", "admitted", "launching", "launched", "running", "finished")
 NEVER_LAUNCHED = "the gateway stopped before launching the job, which never started"
 BLOCKS_PER_COMMIT = 90  # below DynamoDB's 100 actions per transaction, with room for the audit item
+SPENT_PER_SWEEP = 40  # spent blocks moved out per sweep commit: two DynamoDB actions each, plus their records
 # Where a claim can be once its run is recorded (by this gateway or by one recovering the launch).
 RECORDED_RUN_STATES = (ClaimState.RUNNING, ClaimState.SUCCEEDED, ClaimState.FAILED)
 
@@ -348,6 +349,7 @@ class Gateway:
         report.finished = self.reconcile(run=run, state=state)
         if report.finished:
             state = self.store.load()
+        state = self._sweep_spent(state)
         at = self.clock()
         for keys in core.clock_releases(state, at, BLOCKS_PER_COMMIT):
             state = self._advance_clock(at, keys)
@@ -369,6 +371,18 @@ class Gateway:
                 elif outcome == "released":
                     report.released.append(claim.id)
         return run
+
+    def _sweep_spent(self, state: core.LedgerState) -> core.LedgerState:
+        """Move out spent blocks an earlier commit had no room to move (see ``core.sweep_spent``). A conflict
+        means another gateway committed meanwhile: the state is read again and the next pass sweeps."""
+        change = core.sweep_spent(state, SPENT_PER_SWEEP)
+        if change.is_empty():
+            return state
+        try:
+            self.store.commit(change)
+        except LedgerConflictError:
+            return self.store.load()
+        return core.apply(state, change)
 
     def _confined(self, run: _Pass, claim: Claim, step: Callable[[], T]) -> T | None:
         """Run one claim's step so that its failure stays with that claim: noted in the report, pass goes on.

@@ -208,16 +208,10 @@ def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) 
         for k, a in new.analysts.items()
         if _changed(old.analysts.get(k), a)
     )
-    spent = tuple(b for b in _spent_blocks(new, blocks, claims) if b.key in old.blocks)
-    retired: list[RetiredDays] = []
+    spent, retired = _move_out(old, tuple(b for b in _spent_blocks(new, blocks, claims) if b.key in old.blocks))
     if spent:
         gone = {b.key for b in spent}
         blocks = tuple(b for b in blocks if b.key not in gone)
-        spent = tuple(replace(b, version=old.blocks[b.key].version + 1) for b in spent)
-        for name in sorted({b.dataset for b in spent}):
-            record = old.retired.get(name) or RetiredDays(name, version=0)
-            updated = record.with_blocks(b for b in spent if b.dataset == name)
-            retired.append(replace(updated, version=record.version + 1))
     return Change(
         datasets=datasets,
         blocks=blocks,
@@ -225,8 +219,35 @@ def diff(old: LedgerState, new: LedgerState, events: Iterable[AuditEvent] = ()) 
         events=tuple(events),
         analysts=analysts,
         spent=spent,
-        retired=tuple(retired),
+        retired=retired,
     )
+
+
+def _move_out(old: LedgerState, spent: tuple[Block, ...]) -> tuple[tuple[Block, ...], tuple[RetiredDays, ...]]:
+    """Spent blocks as the change that moves them out (each conditioned on its version) and their data sets'
+    retired-days records updated to name them."""
+    if not spent:
+        return (), ()
+    spent = tuple(replace(b, version=old.blocks[b.key].version + 1) for b in spent)
+    retired: list[RetiredDays] = []
+    for name in sorted({b.dataset for b in spent}):
+        record = old.retired.get(name) or RetiredDays(name, version=0)
+        updated = record.with_blocks(b for b in spent if b.dataset == name)
+        retired.append(replace(updated, version=record.version + 1))
+    return spent, tuple(retired)
+
+
+def sweep_spent(state: LedgerState, limit: int) -> Change:
+    """A change moving out up to ``limit`` spent blocks that are still live (no unfinished claim names them).
+
+    A commit normally moves a block out as it becomes spent; a store that cannot take the move in the same
+    commit (a DynamoDB transaction would exceed its action limit) leaves it live, and this picks it up on a
+    later scheduling pass. Costs one look at each live block, as the pass itself does.
+    """
+    named = {k for c in state.claims.values() if not is_finished(c) for k in c.blocks}
+    stranded = [b for k, b in state.blocks.items() if k not in named and is_spent(b)][:limit]
+    spent, retired = _move_out(state, tuple(stranded))
+    return Change(spent=spent, retired=retired)
 
 
 def is_spent(block: Block) -> bool:

@@ -180,8 +180,9 @@ def test_blocks_list_all_prints_the_same_embedded_and_remote(tmp_path, capsys, m
         thread.join(10)
 
 
-def test_dynamodb_leaves_spent_blocks_live_when_moving_them_would_overflow_a_transaction(moto_inprocess, tmp_path):
-    """Moving a block out takes two actions; a finish that spends 60 blocks would need over 100, so they stay."""
+def test_dynamodb_sweeps_spent_blocks_it_had_no_room_to_move_on_later_commits(moto_inprocess, tmp_path):
+    """Moving a block out takes two actions; a finish that spends 60 blocks would need over 100, so the finish
+    leaves them live, and the scheduling pass's sweep then moves them out 40 per commit (80 actions)."""
     import datetime as dt
 
     from gateway.ledger.dynamodb import DynamoDBLedgerStore
@@ -192,13 +193,23 @@ def test_dynamodb_leaves_spent_blocks_live_when_moving_them_would_overflow_a_tra
     gw.add_blocks("events", LAST - dt.timedelta(days=59), LAST, Budget.capacity("1"))
     claim = gw.submit(spec("1", "wide", last=60))
     launcher.finish_all()
-    gw.schedule()
+    finished = gw.reconcile()  # the finishing commit alone: no room to move 60 blocks out
+    assert claim.id in finished
     fresh = DynamoDBLedgerStore("wide")
     assert fresh.history_claim(claim.id).state is ClaimState.SUCCEEDED
     live = fresh.load()
     assert all(core.is_spent(live.blocks[key]) for key in claim.blocks) and live.retired == {}
     assert fresh.history_blocks() == []
+
+    gw.schedule()  # its sweep moves 40
+    assert len(fresh.history_blocks()) == 40
+    gw.schedule()  # and the rest
+    assert sorted(b.key for b in fresh.history_blocks()) == sorted(claim.blocks)
+    assert not set(claim.blocks) & set(fresh.load().blocks)
+    days = [LAST - dt.timedelta(days=59 - i) for i in range(60)]
+    assert fresh.load().retired_days("events")[-60:] == days
     check_books(full_view(fresh), fresh.audit())
+    assert core.sweep_spent(fresh.load(), 40).is_empty()  # nothing left: later passes commit no sweep
 
 
 def test_a_crash_between_appending_a_spent_block_and_the_live_commit_loses_and_doubles_nothing(tmp_path, monkeypatch):
