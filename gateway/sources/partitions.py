@@ -9,19 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from gateway.errors import DataNotFoundError
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+
+
+def filesystem_of(path: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem for a local path, ``file://`` or ``s3://`` URI, and the path within it.
+
+    pyarrow is imported on first use: importing it costs every dpgw call a quarter of a second.
+    """
+    import pyarrow.fs as pafs
+
+    if "://" in path:
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), path
 
 
 def partition_days(path: str, time_column: str) -> list[dt.date]:
     """Sorted distinct days of the ``time_column=YYYY-MM-DD`` partition directories under ``path``."""
-    import pyarrow.fs as pafs  # on first use: importing it costs every dpgw call a quarter of a second
+    import pyarrow.fs as pafs
 
     try:
-        if "://" in path:
-            fs, root = pafs.FileSystem.from_uri(path)
-        else:
-            fs, root = pafs.LocalFileSystem(), path
+        fs, root = filesystem_of(path)
         root = root.rstrip("/") or "/"
         if fs.get_file_info(root).type == pafs.FileType.NotFound:
             raise DataNotFoundError(f"no data at {path}; check the path (it must exist when registering)")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from gateway.core.datasets import DataFormat, Dataset
 from gateway.errors import DataNotFoundError, GatewayValidationError
+from gateway.sources.partitions import filesystem_of
 
 
 def check_lookup_keys(table: Dataset, on: Sequence[str]) -> None:
@@ -19,15 +20,11 @@ def check_lookup_keys(table: Dataset, on: Sequence[str]) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.dataset as pads
-    import pyarrow.fs as pafs
 
     if not table.public:
         raise GatewayValidationError(f"data set {table.name!r} is not a public table")
     try:
-        if "://" in table.path:
-            fs, root = pafs.FileSystem.from_uri(table.path)
-        else:
-            fs, root = pafs.LocalFileSystem(), table.path
+        fs, root = filesystem_of(table.path)
         if table.format is DataFormat.CSV:
             convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in on})
             fmt: pads.FileFormat = pads.CsvFileFormat(convert_options=convert)
