@@ -192,15 +192,20 @@ class EmrStepLauncher:
             if not marker:
                 return
 
-    def poll(self, run_id: str, submission_id: str) -> RunStatus:
-        cluster_id, step_id = run_id.split("/", 1)
-        step = call(
+    def _step(self, cluster_id: str, step_id: str) -> dict[str, Any]:
+        """The step as ``DescribeStep`` reports it (state, failure details)."""
+        response = call(
             f"read step {step_id} of EMR cluster {cluster_id}",
             self._emr.get().describe_step,
             sleep=self._sleep,
             ClusterId=cluster_id,
             StepId=step_id,
-        )["Step"]
+        )
+        return dict(response["Step"])
+
+    def poll(self, run_id: str, submission_id: str) -> RunStatus:
+        cluster_id, step_id = run_id.split("/", 1)
+        step = self._step(cluster_id, step_id)
         status = step.get("Status", {})
         service_state = str(status.get("State", "UNKNOWN"))
         state = classify(EMR_STEP_STATES, service_state)
@@ -242,13 +247,7 @@ class EmrStepLauncher:
         infos = [i for i in response.get("CancelStepsInfoList", []) if i.get("StepId") == step_id]
         if infos and infos[0].get("Status") == "SUBMITTED":
             return
-        step = call(
-            f"read step {step_id} of EMR cluster {cluster_id}",
-            self._emr.get().describe_step,
-            sleep=self._sleep,
-            ClusterId=cluster_id,
-            StepId=step_id,
-        )["Step"]
+        step = self._step(cluster_id, step_id)
         if classify(EMR_STEP_STATES, str(step.get("Status", {}).get("State", "UNKNOWN"))).is_terminal:
             return
         reason = infos[0].get("Reason") if infos else "no answer for the step"
