@@ -9,16 +9,9 @@ import yaml
 
 from gateway.cli.main import main
 from gateway.demo import REGIONS, generate_purchases
+from tests.cli.support import run_json
 
 pytestmark = pytest.mark.slow
-
-
-def run_json(capsys, *args) -> dict:
-    capsys.readouterr()
-    code = main([*args, "--json"])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    return json.loads(out)
 
 
 def test_submit_schedule_run_and_charge(tmp_path, monkeypatch, capsys):

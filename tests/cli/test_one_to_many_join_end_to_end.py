@@ -9,7 +9,6 @@ deviations. The same spec without ``matches: many`` is refused at submission, be
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from gateway.cli.main import main
+from tests.cli.support import run_json
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +27,6 @@ ROWS = {"p1": 60, "p2": 40, "p3": 30, "p9": 25}  # private rows per product (p9 
 TAGS = [("p1", "a"), ("p1", "b"), ("p1", "c"), ("p2", "a"), ("p3", "b"), ("p3", "c"), ("p4", "a")]
 TRUE_COUNTS = [60 + 40, 60 + 30, 60 + 30]  # a: p1 + p2; b: p1 + p3; c: p1 + p3 (an inner join drops p9)
 M, EPS = 3, 3.0
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> Any:
-    capsys.readouterr()
-    got = main([*args, "--json"])
-    out = capsys.readouterr()
-    assert got == code, out
-    return json.loads(out.out)
 
 
 def test_a_one_to_many_join_is_answered_with_noise_for_the_largest_multiplicity(

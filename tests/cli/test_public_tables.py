@@ -3,7 +3,6 @@ read by the job, and refused as a query target or a home for blocks."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +13,9 @@ import yaml
 
 from gateway.cli.main import main
 from gateway.demo import generate_purchases
+from tests.cli.support import run_json
 
 pytestmark = pytest.mark.slow
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    capsys.readouterr()
-    code = main([*args, "--json"])
-    out = capsys.readouterr()
-    assert code == 0, out
-    return json.loads(out.out)
 
 
 def test_keys_come_from_a_public_table_and_the_table_itself_has_no_budget(

@@ -8,17 +8,15 @@ version's, shows the job read only the granted version.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from gateway.cli.main import main
+from tests.cli.support import run_json
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +38,6 @@ def write_versions(root: Path) -> None:
             }
         )
         pq.write_table(table, folder / "part-0.parquet")
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> Any:
-    capsys.readouterr()
-    got = main([*args, "--json"])
-    out = capsys.readouterr()
-    assert got == code, out
-    return json.loads(out.out)
 
 
 def test_each_query_reads_only_its_version_on_both_engines(

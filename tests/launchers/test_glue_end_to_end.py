@@ -9,27 +9,18 @@ The job runs in a child process, so moto runs as a server that both processes re
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 import pytest
 import yaml
 
-from gateway.cli.main import main
 from gateway.demo import REGIONS, generate_purchases
+from tests.cli.support import run_json
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "dpgw-e2e"
 REGION = "us-east-1"  # the moto_server fixture's
-
-
-def run_json(capsys: Any, *args: str) -> Any:
-    capsys.readouterr()
-    code = main([*args, "--json"])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    return json.loads(out)
 
 
 def test_submit_on_glue_reaches_succeeded_and_charges(moto_server, tmp_path, monkeypatch, capsys) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -10,6 +9,7 @@ import yaml
 
 from gateway.cli.main import main
 from gateway.demo import generate_purchases
+from tests.cli.support import run_json
 from tests.ledger.conftest import BUCKET
 
 TOO_BIG = {
@@ -22,12 +22,6 @@ TOO_BIG = {
     "privacy_unit": "row",
     "aggregate": {"function": "count"},
 }
-
-
-def run_json(capsys, *args, code: int = 0) -> object:
-    capsys.readouterr()
-    assert main([*args, "--json"]) == code
-    return json.loads(capsys.readouterr().out)
 
 
 def session(ledger: str, data, spec, capsys) -> dict[str, object]:
